@@ -1,0 +1,1 @@
+//! AUDIO_STATS aggregation (in progress).

@@ -1,0 +1,3 @@
+//! voicetk engine (in progress).
+
+pub mod audio;

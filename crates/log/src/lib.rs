@@ -1,0 +1,1 @@
+//! voicetk log (in progress).

@@ -1,0 +1,1 @@
+//! voicetk server (in progress).

@@ -1,0 +1,1 @@
+//! voicetk sources (in progress).

@@ -1,0 +1,2 @@
+//! voicetk CLI.
+fn main() {}
