@@ -1,1 +1,249 @@
-//! voicetk server (in progress).
+//! The voicetk gateway: durable ingest, HTTP/WebSocket/SSE delivery, actions and auth.
+//!
+//! Data flows one way: sources (HTTP `POST /v1/events`, built-in sources) → the
+//! [`Gateway`]'s single writer task, which applies events to the engine and commits them to
+//! the log in groups → the delivery hub, which fans them out to in-process listeners,
+//! WebSocket and SSE subscribers. See CONTRACT.md §3, §4 and §6 for the external interface.
+//!
+//! # Example
+//! ```no_run
+//! use voicetk_server::{Server, config::Config};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config { data: Some("/tmp/voicetk-example".into()), ..Config::default() };
+//! let server = Server::open(config, Vec::new()).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! println!("listening on {}", listener.local_addr()?);
+//! server.run(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod http;
+pub mod metrics;
+pub mod openapi;
+mod ratelimit;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use voicetk_delivery::{Hub, HubConfig};
+use voicetk_engine::EngineConfig;
+use voicetk_log::{EventLog, LogError, Retention, SqliteLog, SqliteOptions};
+use voicetk_sources::{EventSink, Source};
+
+use crate::auth::Authenticator;
+use crate::config::{Config, ConfigError, Store};
+pub use crate::gateway::{Gateway, GatewayConfig, IngestError};
+pub use crate::http::{AppState, app};
+use crate::metrics::Metrics;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The event log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The store named is not available in this build.
+    #[error(
+        "store {0}: the NATS JetStream store is not available yet; use the embedded SQLite store (--data DIR)"
+    )]
+    StoreUnavailable(String),
+    /// A network error.
+    #[error("network error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A configured gateway, ready to serve.
+pub struct Server {
+    /// The validated configuration.
+    config: Config,
+    /// The shared state of the HTTP handlers (holds the gateway handle).
+    state: AppState,
+    /// The ingest writer task; ends after [`Gateway::stop`].
+    writer: tokio::task::JoinHandle<()>,
+    /// The log, closed last.
+    log: Arc<dyn EventLog>,
+    /// Sources to start with the server.
+    sources: Vec<Arc<dyn Source>>,
+    /// Cancelled at shutdown: streams close, sources stop.
+    shutdown: CancellationToken,
+}
+
+impl Server {
+    /// Validates `config`, opens the store, rebuilds the engine from it, and prepares the
+    /// HTTP API. `sources` are started by [`run`](Self::run) and carry out actions.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] for an invalid configuration, [`ServerError::Log`] when the
+    /// store cannot be opened or read, [`ServerError::StoreUnavailable`] for NATS.
+    pub async fn open(
+        config: Config,
+        sources: Vec<Arc<dyn Source>>,
+    ) -> Result<Server, ServerError> {
+        config.validate()?;
+        let log: Arc<dyn EventLog> = match config.store()? {
+            Store::Sqlite(dir) => {
+                let dir2 = dir.clone();
+                let log = tokio::task::spawn_blocking(move || {
+                    SqliteLog::open(&dir2, SqliteOptions::default())
+                })
+                .await
+                .map_err(|e| std::io::Error::other(format!("opening the store panicked: {e}")))??;
+                tracing::info!(path = %log.path().display(), "event log open");
+                Arc::new(log)
+            }
+            Store::Nats(url) => return Err(ServerError::StoreUnavailable(url)),
+        };
+        Server::with_log(config, log, sources).await
+    }
+
+    /// Like [`open`](Self::open), with a log the caller opened.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub async fn with_log(
+        config: Config,
+        log: Arc<dyn EventLog>,
+        sources: Vec<Arc<dyn Source>>,
+    ) -> Result<Server, ServerError> {
+        config.validate()?;
+        let hub = Arc::new(Hub::new(
+            HubConfig::new(config.telephony).capacity(config.limits.subscriber_buffer),
+        ));
+        let metrics = Arc::new(Metrics::new());
+        let gateway_config = GatewayConfig {
+            engine: EngineConfig {
+                telephony: config.telephony,
+                lenient: config.lenient,
+                ..EngineConfig::default()
+            },
+            ..GatewayConfig::default()
+        };
+        let (gateway, writer) = Gateway::start(gateway_config, log.clone(), hub, metrics).await?;
+        let shutdown = CancellationToken::new();
+        let state = AppState::new(
+            gateway,
+            Authenticator::new(&config.auth.tokens),
+            config.limits.clone(),
+            sources.clone(),
+            shutdown.clone(),
+        );
+        Ok(Server {
+            config,
+            state,
+            writer,
+            log,
+            sources,
+            shutdown,
+        })
+    }
+
+    /// The ingest pipeline (to submit events or add in-process listeners).
+    pub fn gateway(&self) -> &Gateway {
+        self.state.gateway()
+    }
+
+    /// The HTTP API as a router.
+    pub fn router(&self) -> axum::Router {
+        app(self.state.clone())
+    }
+
+    /// Serves on `listener` until `signal` resolves, then shuts down gracefully: streams get
+    /// their close frames, sources stop, the last group is committed and the log closed, all
+    /// bounded by `limits.shutdown_timeout`.
+    ///
+    /// # Errors
+    /// [`ServerError::Io`] when serving fails.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Server {
+            config,
+            state,
+            writer,
+            log,
+            sources,
+            shutdown,
+        } = self;
+        let gateway = state.gateway().clone();
+        let sink: Arc<dyn EventSink> = Arc::new(gateway.clone());
+        let mut tasks = Vec::new();
+        for source in sources {
+            tracing::info!(source = source.name(), "starting source");
+            let stop = shutdown.clone().cancelled_owned();
+            tasks.push(tokio::spawn(source.run(sink.clone(), Box::pin(stop))));
+        }
+        drop(sink);
+        tasks.push(tokio::spawn(retention_task(
+            log.clone(),
+            Retention {
+                max_age: config.retention.max_age,
+                max_events: config.retention.max_events,
+            },
+            shutdown.clone(),
+        )));
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, telephony = %config.telephony, "voicetk listening");
+        let token = shutdown.clone();
+        let serve = axum::serve(
+            listener,
+            app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            signal.await;
+            tracing::info!("shutting down");
+            token.cancel();
+        });
+        let served = serve.await;
+        shutdown.cancel();
+        let deadline = config.limits.shutdown_timeout;
+        let drain = async {
+            for t in tasks {
+                let _ = t.await;
+            }
+            gateway.stop().await;
+            let _ = writer.await;
+            gateway.hub().close();
+        };
+        if tokio::time::timeout(deadline, drain).await.is_err() {
+            tracing::warn!(timeout = ?deadline, "graceful shutdown timed out");
+        }
+        if let Err(e) = log.close().await {
+            tracing::warn!(error = %e, "closing the event log failed");
+        }
+        served?;
+        Ok(())
+    }
+}
+
+/// Applies the retention policy once a minute until shutdown.
+async fn retention_task(log: Arc<dyn EventLog>, policy: Retention, shutdown: CancellationToken) {
+    if policy.keeps_all() {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => match log.apply_retention(&policy, jiff::Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "retention pruned events"),
+                Err(e) => tracing::warn!(error = %e, "retention failed"),
+            },
+        }
+    }
+}

@@ -1,2 +1,327 @@
-//! voicetk CLI.
-fn main() {}
+//! The `voicetk` command line. Parses flags and config, sets up logging and signals, and
+//! calls into the library.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use voicetk::client::Client;
+use voicetk::validate::{ValidateOptions, validate};
+use voicetk_events::TelephonyKind;
+use voicetk_server::Server;
+use voicetk_server::config::Config;
+use voicetk_sources::Source;
+
+/// voicetk: an open telephony event gateway speaking the Salesforce Voice Toolkit event model.
+#[derive(Debug, Parser)]
+#[command(name = "voicetk", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway: durable log, HTTP/WebSocket/SSE API, actions, sources.
+    Serve(ServeArgs),
+    /// Subscribe to a running gateway and print events as NDJSON (resumes after reconnects).
+    Tail(TailArgs),
+    /// Show the active calls of a running gateway, or one call's state and history.
+    Calls(CallsArgs),
+    /// Check telephony event payloads against the catalogue (and, with --sequence, the call model).
+    ///
+    /// Reads one JSON payload, a JSON array, or NDJSON. Prints `ok <TYPE> <callId>` or
+    /// `error <n>: <json path>: <message>` per payload. Exit 0 all valid, 1 any invalid,
+    /// 2 usage or I/O error.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// A voicetk.toml with every setting; the flags below override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]. Beyond loopback, auth tokens are required.
+    #[arg(long, value_name = "ADDR")]
+    addr: Option<SocketAddr>,
+    /// Folder of the embedded store [default: the platform data directory's voicetk folder].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Where the log lives: sqlite:PATH or nats://HOST:PORT.
+    #[arg(long, value_name = "STORE")]
+    store: Option<String>,
+    /// Which telephony's catalogue applies: partner or native [default: partner].
+    #[arg(long, value_name = "KIND")]
+    telephony: Option<TelephonyKind>,
+    /// Accept events that break the call model, marked with "warnings".
+    #[arg(long)]
+    lenient: bool,
+    /// AUDIO_STATS aggregation interval, e.g. 30s [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    audio_stats_interval: Option<Duration>,
+    /// An event source to start; may repeat: simulator, baresip:HOST:PORT, ...
+    #[arg(long = "source", value_name = "SRC")]
+    sources: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// The gateway's URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8080",
+        env = "VOICETK_SERVER"
+    )]
+    server: String,
+    /// Bearer token (or set VOICETK_TOKEN).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "VOICETK_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct TailArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Only these types (comma-separated, Aura or LWC names).
+    #[arg(long, value_name = "T,..", value_delimiter = ',')]
+    types: Vec<String>,
+    /// Only this call.
+    #[arg(long = "call", value_name = "ID")]
+    call: Option<String>,
+    /// Resume after this seq (without it, the active calls are replayed first).
+    #[arg(long, value_name = "SEQ")]
+    after: Option<u64>,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct CallsArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Include ended calls still tracked.
+    #[arg(long)]
+    all: bool,
+    /// One call: its state and its events.
+    #[arg(value_name = "CALL_ID")]
+    call_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// Which telephony's catalogue applies: `partner` (all 15 events) or `native`.
+    #[arg(long, default_value = "partner", value_name = "KIND")]
+    telephony: TelephonyKind,
+    /// Also run the call engine over the stream, in order, and report refused transitions.
+    #[arg(long)]
+    sequence: bool,
+    /// With --sequence: accept invalid transitions and print warnings instead of errors.
+    #[arg(long, requires = "sequence")]
+    lenient: bool,
+    /// The file to read; `-` (the default) reads standard input.
+    #[arg(value_name = "FILE", default_value = "-")]
+    file: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate(args) => run_validate(args),
+        Command::Serve(args) => with_runtime(serve(args)),
+        Command::Tail(args) => with_runtime(tail(args)),
+        Command::Calls(args) => with_runtime(calls(args)),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .try_init();
+}
+
+fn with_runtime(fut: impl Future<Output = Result<(), String>>) -> ExitCode {
+    init_tracing();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("voicetk: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("voicetk: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+fn serve_config(args: &ServeArgs) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(a) = args.addr {
+        config.addr = a;
+    }
+    if let Some(d) = &args.data {
+        config.data = Some(d.clone());
+    }
+    if let Some(s) = &args.store {
+        config.store = Some(s.clone());
+    }
+    if let Some(t) = args.telephony {
+        config.telephony = t;
+    }
+    if args.lenient {
+        config.lenient = true;
+    }
+    if let Some(i) = args.audio_stats_interval {
+        config.audio_stats_interval = i;
+    }
+    if !args.sources.is_empty() {
+        config.sources = args.sources.clone();
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+fn build_sources(config: &Config) -> Result<Vec<Arc<dyn Source>>, String> {
+    let mut sources: Vec<Arc<dyn Source>> = Vec::new();
+    for spec in &config.sources {
+        match voicetk::sources::build(spec, config) {
+            Ok(s) => sources.push(s),
+            Err(e) => return Err(format!("--source {spec}: {e}")),
+        }
+    }
+    Ok(sources)
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = serve_config(&args)?;
+    let sources = build_sources(&config)?;
+    let addr = config.addr;
+    let server = Server::open(config, sources)
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    // The one line scripts wait for; everything else goes to the log.
+    println!("voicetk listening on http://{bound}");
+    let _ = io::stdout().flush();
+    server
+        .run(listener, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn tail(args: TailArgs) -> Result<(), String> {
+    let client = Client::new(&args.server.server, args.server.token).map_err(|e| e.to_string())?;
+    let stdout = io::stdout();
+    let mut seen = 0u64;
+    let limit = args.count;
+    let work = client.tail(&args.types, args.call.as_deref(), args.after, |event| {
+        let mut out = stdout.lock();
+        if writeln!(out, "{event}").and_then(|()| out.flush()).is_err() {
+            return false; // stdout closed (e.g. piped into `head`)
+        }
+        seen += 1;
+        limit.is_none_or(|n| seen < n)
+    });
+    tokio::select! {
+        r = work => r.map_err(|e| e.to_string()),
+        () = shutdown_signal() => Ok(()),
+    }
+}
+
+async fn calls(args: CallsArgs) -> Result<(), String> {
+    let client = Client::new(&args.server.server, args.server.token).map_err(|e| e.to_string())?;
+    let value = match &args.call_id {
+        Some(id) => client.call(id).await,
+        None => client.calls(args.all).await,
+    }
+    .map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+fn run_validate(args: ValidateArgs) -> ExitCode {
+    let input = match read_input(&args.file) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("voicetk validate: cannot read {}: {e}", args.file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let opts = ValidateOptions {
+        telephony: args.telephony,
+        sequence: args.sequence,
+        lenient: args.lenient,
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let summary = match validate(&input, &opts, &mut out).and_then(|s| out.flush().map(|()| s)) {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("voicetk validate: cannot write the report: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "{} payload(s): {} ok, {} invalid",
+        summary.ok + summary.invalid,
+        summary.ok,
+        summary.invalid
+    );
+    ExitCode::from(u8::try_from(summary.exit_code()).unwrap_or(1))
+}
+
+fn read_input(file: &PathBuf) -> io::Result<Vec<u8>> {
+    if file.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        io::stdin().lock().read_to_end(&mut buf)?;
+        Ok(buf)
+    } else {
+        std::fs::read(file)
+    }
+}

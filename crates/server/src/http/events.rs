@@ -1,0 +1,312 @@
+//! `POST /v1/events` (ingest) and `GET /v1/events` (history).
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use voicetk_events::{Envelope, EventType, ParseOptions, TelephonyKind, parse_event};
+use voicetk_log::ReadQuery;
+
+use super::AppState;
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+use crate::gateway::IngestError;
+
+/// `application/x-ndjson`: one payload per line.
+const NDJSON: &str = "application/x-ndjson";
+
+/// Ingests one payload (`application/json`: an object, or an array of payloads) or many
+/// (`application/x-ndjson`). All or nothing; 202 once durable.
+pub(super) async fn post_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    principal.require(Role::Publish)?;
+    let ndjson = match content_type(&headers) {
+        Some("application/json") => false,
+        Some(NDJSON) | Some("application/ndjson") => true,
+        other => {
+            return Err(ApiError::unsupported_media_type(format!(
+                "Content-Type {}: expected application/json (one payload or an array) or \
+                 application/x-ndjson (one payload per line)",
+                other.map_or_else(|| "missing".to_owned(), |c| format!("{c:?}"))
+            )));
+        }
+    };
+    let limits = state.limits();
+    let bytes = read_body(body, limits.max_body_bytes).await?;
+    let opts = ParseOptions {
+        telephony: state.gateway().telephony(),
+        max_bytes: limits.max_payload_bytes,
+    };
+    let (mut envelopes, single) = if ndjson {
+        (parse_lines(&bytes, &opts)?, false)
+    } else {
+        parse_json_body(&bytes, &opts)?
+    };
+    if envelopes.is_empty() {
+        return Err(ApiError::unprocessable(
+            "empty_batch",
+            "the request holds no events",
+        ));
+    }
+    if envelopes.len() > limits.max_batch_events {
+        return Err(ApiError::too_large(format!(
+            "a batch of {} events is over the limit of {} (limits.max_batch_events)",
+            envelopes.len(),
+            limits.max_batch_events
+        )));
+    }
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))
+        })
+        .transpose()?;
+    for (i, (_, envelope)) in envelopes.iter_mut().enumerate() {
+        scope_agent(&principal, envelope).map_err(|e| e.with_line(i + 1))?;
+        if let (Some(key), None) = (&idempotency_key, &envelope.event_id) {
+            // A key covers the whole request; each event of a batch gets its own id from it,
+            // so a re-sent batch maps event by event to the original seqs (even after restart).
+            envelope.event_id = Some(if single {
+                key.clone()
+            } else {
+                format!("{key}#{}", i + 1)
+            });
+        }
+    }
+    let positions: Vec<usize> = envelopes.iter().map(|(p, _)| *p).collect();
+    let envelopes: Vec<Envelope> = envelopes.into_iter().map(|(_, e)| e).collect();
+    match state.gateway().ingest(envelopes).await {
+        Ok(seqs) => {
+            let body = match (single, seqs.as_slice()) {
+                (true, [seq]) => json!({ "seq": seq }),
+                _ => json!({ "seqs": seqs }),
+            };
+            Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+        }
+        Err(e) => Err(ingest_error(
+            e,
+            |i| positions.get(i).copied().unwrap_or(i + 1),
+            single,
+        )),
+    }
+}
+
+/// Maps a pipeline error to the HTTP answer; `position` turns an event index into its line.
+pub(super) fn ingest_error(
+    e: IngestError,
+    position: impl Fn(usize) -> usize,
+    single: bool,
+) -> ApiError {
+    match e {
+        IngestError::Refused { index, refusal } => {
+            let err = match refusal.code() {
+                "unsupported_event" => {
+                    ApiError::unprocessable("unsupported_event", refusal.message)
+                }
+                _ => ApiError::invalid_transition(refusal.message),
+            };
+            if single {
+                err
+            } else {
+                err.with_line(position(index))
+            }
+        }
+        IngestError::Storage(e) => {
+            tracing::error!(error = %e, "ingest failed in the log");
+            ApiError::unavailable(
+                "the event log could not store the events; nothing was stored, retry",
+            )
+        }
+        IngestError::Unavailable => ApiError::unavailable("the gateway is shutting down"),
+    }
+}
+
+/// An agent-scoped publisher may only publish for its agent; its events get that agent.
+fn scope_agent(principal: &Principal, envelope: &mut Envelope) -> Result<(), ApiError> {
+    let Some(mine) = &principal.agent else {
+        return Ok(());
+    };
+    match &envelope.agent {
+        None => {
+            envelope.agent = Some(mine.clone());
+            Ok(())
+        }
+        Some(a) if a == mine => Ok(()),
+        Some(a) => Err(ApiError::forbidden(format!(
+            "this token may publish for agent {mine:?} only, not {a:?}"
+        ))
+        .with_path("agent")),
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim())
+}
+
+/// Reads the body up to `limit` bytes; 413 beyond.
+pub(super) async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            ApiError::too_large(format!(
+                "the request body is over the limit of {limit} bytes (limits.max_body_bytes)"
+            ))
+        } else {
+            ApiError::bad_request(format!("cannot read the request body: {e}"))
+        }
+    })
+}
+
+/// NDJSON: each non-blank line one payload; the first bad line fails the batch, named.
+fn parse_lines(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<(usize, Envelope)>, ApiError> {
+    let mut out = Vec::new();
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        let envelope = parse_event(line, opts).map_err(|e| ApiError::from(e).with_line(i + 1))?;
+        out.push((i + 1, envelope));
+    }
+    Ok(out)
+}
+
+/// `application/json`: an object (single) or an array (batch, positions are index + 1).
+fn parse_json_body(
+    bytes: &[u8],
+    opts: &ParseOptions,
+) -> Result<(Vec<(usize, Envelope)>, bool), ApiError> {
+    let trimmed = bytes.trim_ascii();
+    if trimmed.first() == Some(&b'[') {
+        let items: Vec<serde_json::Value> = serde_json::from_slice(trimmed).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("malformed JSON: {e}"),
+            )
+            .with_path("$")
+        })?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let envelope = voicetk_events::from_value(item, opts)
+                .map_err(|e| ApiError::from(e).with_line(i + 1))?;
+            out.push((i + 1, envelope));
+        }
+        Ok((out, false))
+    } else {
+        let envelope = parse_event(trimmed, opts)?;
+        Ok((vec![(1, envelope)], true))
+    }
+}
+
+/// Query of `GET /v1/events` and the stream endpoints.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct EventsQuery {
+    /// Only events with seq greater than this. Default 0.
+    pub after: Option<u64>,
+    /// Comma-separated type names (Aura or LWC).
+    pub types: Option<String>,
+    /// Only this call's events.
+    pub call_id: Option<String>,
+    /// At most this many (history only). Default 100, at most 1,000.
+    pub limit: Option<usize>,
+}
+
+/// Parses a comma-separated list of type names.
+///
+/// # Errors
+/// 422 `unknown_event_type` or `unsupported_event`, with path `types`.
+pub(super) fn parse_types(
+    telephony: TelephonyKind,
+    list: &str,
+) -> Result<Vec<EventType>, ApiError> {
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let t = EventType::from_name(name).ok_or_else(|| {
+            ApiError::unprocessable(
+                "unknown_event_type",
+                format!(
+                    "unknown event type {name:?}; expected one of {}",
+                    EventType::ALL.map(EventType::as_str).join(", ")
+                ),
+            )
+            .with_path("types")
+        })?;
+        if !t.is_supported_by(telephony) {
+            return Err(ApiError::from(voicetk_events::unsupported(
+                t, telephony, "types",
+            )));
+        }
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// Largest history page.
+const MAX_PAGE: usize = 1_000;
+
+/// History, oldest first: `{"events":[..payloads..],"next":SEQ|null}`; `next` is the `after`
+/// for the following page, null when this page reached the end.
+pub(super) async fn history(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    principal.require(Role::Subscribe)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let mut query = ReadQuery::after(q.after.unwrap_or(0)).with_limit(limit);
+    if let Some(types) = &q.types {
+        let types = parse_types(state.gateway().telephony(), types)?;
+        if !types.is_empty() {
+            query = query.with_types(types);
+        }
+    }
+    if let Some(call_id) = q.call_id {
+        query = query.with_call_id(call_id);
+    }
+    if let Some(agent) = &principal.agent {
+        query = query.with_agent(agent.clone());
+    }
+    let events = state
+        .gateway()
+        .log()
+        .read(query)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let next = (events.len() == limit)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    // The stored JSON is the delivered payload: splice it in without re-parsing.
+    let mut body =
+        String::with_capacity(events.iter().map(|e| e.json.len() + 1).sum::<usize>() + 32);
+    body.push_str("{\"events\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&e.json);
+    }
+    body.push_str("],\"next\":");
+    match next {
+        Some(n) => body.push_str(&n.to_string()),
+        None => body.push_str("null"),
+    }
+    body.push('}');
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}

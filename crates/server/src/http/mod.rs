@@ -1,0 +1,157 @@
+//! The HTTP edge (CONTRACT.md §4): routes, shared state, authentication and rate limiting.
+//! Handlers are thin: they parse, authorize, and call the [`Gateway`](crate::Gateway).
+
+mod actions;
+mod calls;
+mod events;
+mod feed;
+mod ops;
+mod stream;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use voicetk_sources::Source;
+
+use crate::auth::{Authenticator, Principal};
+use crate::config::Limits;
+use crate::error::ApiError;
+use crate::gateway::Gateway;
+use crate::ratelimit::RateLimiter;
+
+pub use ops::openapi;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<AppInner>,
+}
+
+struct AppInner {
+    /// The ingest pipeline and the views it keeps.
+    gateway: Gateway,
+    /// Token checks.
+    auth: Authenticator,
+    /// Sizes, rates and timeouts.
+    limits: Limits,
+    /// The sources that can carry out actions.
+    sources: Vec<Arc<dyn Source>>,
+    /// Per-connection request budget.
+    rate: RateLimiter,
+    /// Caps long-lived stream connections (WebSocket, SSE).
+    streams: Arc<Semaphore>,
+    /// Cancelled when the server shuts down: streams send their close frames and end.
+    shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// Builds the state the router shares.
+    pub fn new(
+        gateway: Gateway,
+        auth: Authenticator,
+        limits: Limits,
+        sources: Vec<Arc<dyn Source>>,
+        shutdown: CancellationToken,
+    ) -> AppState {
+        let rate = RateLimiter::new(limits.rate_per_second, limits.rate_burst);
+        let streams = Arc::new(Semaphore::new(limits.max_connections));
+        AppState {
+            inner: Arc::new(AppInner {
+                gateway,
+                auth,
+                limits,
+                sources,
+                rate,
+                streams,
+                shutdown,
+            }),
+        }
+    }
+
+    /// The ingest pipeline.
+    pub fn gateway(&self) -> &Gateway {
+        &self.inner.gateway
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+}
+
+/// The whole HTTP API. Shared by `voicetk serve` and the tests (which can drive it with
+/// `tower::ServiceExt::oneshot`, no socket needed, as long as they add a `ConnectInfo`).
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/events", post(events::post_events).get(events::history))
+        .route("/v1/events/stream", get(stream::sse))
+        .route("/v1/ws", get(ws::upgrade))
+        .route("/v1/calls", get(calls::list).post(actions::dial))
+        .route("/v1/calls/{call_id}", get(calls::one))
+        .route(
+            "/v1/calls/{call_id}/actions/{action}",
+            post(actions::perform),
+        )
+        .route("/metrics", get(ops::metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(ops::healthz))
+        .route("/v1/openapi.json", get(ops::openapi_json))
+        .route("/", get(ops::console))
+        .fallback(ops::not_found)
+        .with_state(state)
+}
+
+/// Refuses with 429 when the connection spent its budget.
+async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    if let Some(peer) = peer {
+        if let Err(wait) = state.inner.rate.check(peer, Instant::now()) {
+            state.gateway().metrics().rate_limited();
+            return ApiError::rate_limited(wait).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// The token presented with a request: the `Authorization: Bearer` header, or the
+/// `access_token` query parameter (browsers cannot set headers on WebSocket/EventSource).
+fn presented_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .map(str::trim);
+    }
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("access_token="))
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state
+            .inner
+            .auth
+            .authenticate(presented_token(&parts.headers, parts.uri.query()))
+    }
+}

@@ -1,0 +1,168 @@
+//! `GET /v1/events/stream`: Server-Sent Events.
+//!
+//! Each event is sent as `id: <seq>`, `event: <TYPE>`, `data: <payload>`. Replayed events
+//! (a new subscriber's view of its active calls) carry no `id`, so that they never move the
+//! browser's `Last-Event-ID`; the replay ends with a `heartbeat` whose `id` is the seq the
+//! live part starts after. Heartbeats (`event: heartbeat`, `data: {"seq":N}`, `id: N`) carry
+//! the last seq the subscriber is caught up to. `Last-Event-ID` takes precedence over `after`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+
+use super::AppState;
+use super::events::EventsQuery;
+use super::feed::{self, Feed, FeedRequest};
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+use crate::metrics::{Metrics, SubscriberGuard};
+
+/// Frames queued towards one SSE client before it counts as slow.
+const SSE_QUEUE: usize = 32;
+
+/// Opens an SSE stream.
+pub(super) async fn sse(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    principal.require(Role::Subscribe)?;
+    let last_event_id = headers
+        .get("last-event-id")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request("Last-Event-ID must be a seq (a whole number)")
+                        .with_path("Last-Event-ID")
+                })
+        })
+        .transpose()?;
+    let req = FeedRequest {
+        types: q.types.into_iter().collect(),
+        call_id: q.call_id,
+        after: last_event_id.or(q.after),
+    };
+    let permit = state
+        .inner
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::unavailable("too many stream connections (limits.max_connections)")
+        })?;
+    let feed = feed::open(&state, &principal, &req).await?;
+    let (tx, rx) = mpsc::channel::<Event>(SSE_QUEUE);
+    let metrics = state.gateway().metrics().clone();
+    let guard = metrics.subscriber("sse", feed.live.last_seq());
+    let limits = state.limits().clone();
+    let shutdown = state.inner.shutdown.clone();
+    tokio::spawn(async move {
+        let _permit = permit;
+        pump(
+            feed,
+            tx,
+            limits.heartbeat,
+            limits.send_timeout,
+            shutdown,
+            guard,
+            metrics,
+        )
+        .await;
+    });
+    Ok(Sse::new(ReceiverStream::new(rx).map(Ok::<_, Infallible>)).into_response())
+}
+
+/// Moves the feed into the client's queue until the client leaves, stalls, or the server
+/// shuts down.
+async fn pump(
+    mut feed: Feed,
+    tx: mpsc::Sender<Event>,
+    heartbeat: Duration,
+    send_timeout: Duration,
+    shutdown: CancellationToken,
+    guard: SubscriberGuard,
+    metrics: Arc<Metrics>,
+) {
+    let send = |event: Event| {
+        let tx = tx.clone();
+        async move {
+            match tokio::time::timeout(send_timeout, tx.send(event)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(false),
+                Err(_) => Err(true),
+            }
+        }
+    };
+    let slow = |stalled: bool| {
+        if stalled {
+            metrics.closed_slow("sse");
+        }
+    };
+    for (event_type, json) in std::mem::take(&mut feed.replay) {
+        let data = String::from_utf8_lossy(&json).into_owned();
+        if let Err(stalled) = send(Event::default().event(event_type.as_str()).data(data)).await {
+            return slow(stalled);
+        }
+    }
+    if let Some(upto) = feed.replay_upto {
+        if let Err(stalled) = send(heartbeat_event(upto)).await {
+            return slow(stalled);
+        }
+    }
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                let _ = send(
+                    Event::default()
+                        .event("close")
+                        .data(json!({"reason": "server shutting down", "seq": feed.live.last_seq()}).to_string()),
+                )
+                .await;
+                return;
+            }
+            _ = ticks.tick() => {
+                if let Err(stalled) = send(heartbeat_event(feed.live.last_seq())).await {
+                    return slow(stalled);
+                }
+            }
+            item = feed.live.next() => match item {
+                Some(Ok(d)) => {
+                    let data = String::from_utf8_lossy(&d.json).into_owned();
+                    let event = Event::default().id(d.seq.to_string()).event(d.event_type.as_str()).data(data);
+                    if let Err(stalled) = send(event).await {
+                        return slow(stalled);
+                    }
+                    guard.delivered(d.seq);
+                }
+                Some(Err(e)) => {
+                    let body = ApiError::unavailable(format!("event delivery failed: {e}")).body();
+                    let data = serde_json::to_string(&body).unwrap_or_default();
+                    let _ = send(Event::default().event("error").data(data)).await;
+                    return;
+                }
+                None => return,
+            }
+        }
+    }
+}
+
+fn heartbeat_event(seq: u64) -> Event {
+    Event::default()
+        .id(seq.to_string())
+        .event("heartbeat")
+        .data(json!({ "seq": seq }).to_string())
+}

@@ -1,0 +1,242 @@
+//! `GET /v1/ws`: WebSocket delivery.
+//!
+//! The client sends `{"op":"subscribe","types":[..],"callId":..,"after":SEQ}` (every field
+//! optional; sending it again replaces the subscription). The server sends one payload per
+//! text frame in seq order; `{"op":"heartbeat","seq":N}` after the replay and every
+//! `limits.heartbeat` (N = the last seq the subscriber is caught up to: resume after it);
+//! `{"op":"error","error":{..}}` for a bad request. Close codes: 1001 server shutting down,
+//! 4008 slow consumer (stopped reading; resume after the seq in the reason), 4011 delivery
+//! failed (the log could not be read).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::feed::{self, Feed, FeedRequest};
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+
+/// Close code for a subscriber that stopped reading.
+pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+/// Close code when the log could not be read to resume.
+pub const CLOSE_DELIVERY_FAILED: u16 = 4011;
+
+/// Upgrades to a WebSocket after checking the token.
+pub(super) async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    principal.require(Role::Subscribe)?;
+    let permit = state
+        .inner
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::unavailable("too many stream connections (limits.max_connections)")
+        })?;
+    Ok(ws
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| async move {
+            let _permit = permit;
+            Session { state, principal }.run(socket).await;
+        })
+        .into_response())
+}
+
+/// A client's request frame.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+enum ClientOp {
+    /// Start (or replace) the subscription.
+    Subscribe {
+        #[serde(default)]
+        types: Vec<String>,
+        #[serde(default, rename = "callId")]
+        call_id: Option<String>,
+        #[serde(default)]
+        after: Option<u64>,
+    },
+    /// Ask for a heartbeat now (lets a client measure the round trip).
+    Ping,
+}
+
+struct Session {
+    state: AppState,
+    principal: Principal,
+}
+
+/// Why the send loop stopped.
+enum Stop {
+    /// The client went away.
+    Gone,
+    /// The client did not accept a frame in time.
+    Stalled,
+}
+
+impl Session {
+    async fn run(self, socket: WebSocket) {
+        let (mut tx, mut rx) = socket.split();
+        let limits = self.state.limits().clone();
+        let metrics = self.state.gateway().metrics().clone();
+        let shutdown = self.state.inner.shutdown.clone();
+        let send_timeout = limits.send_timeout;
+        let mut feed: Option<Feed> = None;
+        let mut guard = None;
+        let mut ticks = tokio::time::interval_at(
+            tokio::time::Instant::now() + limits.heartbeat,
+            limits.heartbeat,
+        );
+        let stop = loop {
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    let _ = close(&mut tx, 1001, "server shutting down").await;
+                    return;
+                }
+                msg = rx.next() => {
+                    let text = match msg {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Stop::Gone,
+                        Some(Ok(_)) => continue, // pings are answered by the library
+                    };
+                    match serde_json::from_str::<ClientOp>(text.as_str()) {
+                        Ok(ClientOp::Subscribe { types, call_id, after }) => {
+                            let req = FeedRequest { types, call_id, after };
+                            match feed::open(&self.state, &self.principal, &req).await {
+                                Ok(mut f) => {
+                                    guard = Some(metrics.subscriber("ws", f.live.last_seq()));
+                                    let replay = std::mem::take(&mut f.replay);
+                                    let upto = f.replay_upto;
+                                    feed = Some(f);
+                                    let mut stopped = None;
+                                    for (_, json) in replay {
+                                        if let Err(s) = send_bytes(&mut tx, json, send_timeout).await {
+                                            stopped = Some(s);
+                                            break;
+                                        }
+                                    }
+                                    if let Some(s) = stopped {
+                                        break s;
+                                    }
+                                    if let Some(seq) = upto {
+                                        if let Err(s) = send_heartbeat(&mut tx, seq, send_timeout).await {
+                                            break s;
+                                        }
+                                    }
+                                }
+                                Err(e) => {
+                                    if let Err(s) = send_error(&mut tx, &e, send_timeout).await {
+                                        break s;
+                                    }
+                                }
+                            }
+                        }
+                        Ok(ClientOp::Ping) => {
+                            let seq = feed.as_ref().map_or_else(|| self.state.gateway().hub().last_seq(), |f| f.live.last_seq());
+                            if let Err(s) = send_heartbeat(&mut tx, seq, send_timeout).await {
+                                break s;
+                            }
+                        }
+                        Err(e) => {
+                            let err = ApiError::bad_request(format!(
+                                "expected {{\"op\":\"subscribe\",\"types\":[..],\"callId\":..,\"after\":SEQ}} or {{\"op\":\"ping\"}}: {e}"
+                            ));
+                            if let Err(s) = send_error(&mut tx, &err, send_timeout).await {
+                                break s;
+                            }
+                        }
+                    }
+                }
+                _ = ticks.tick() => {
+                    let seq = feed.as_ref().map_or_else(|| self.state.gateway().hub().last_seq(), |f| f.live.last_seq());
+                    if let Err(s) = send_heartbeat(&mut tx, seq, send_timeout).await {
+                        break s;
+                    }
+                }
+                item = next_event(&mut feed) => match item {
+                    Some(Ok(d)) => {
+                        if let Err(s) = send_bytes(&mut tx, d.json.clone(), send_timeout).await {
+                            break s;
+                        }
+                        if let Some(g) = &guard {
+                            g.delivered(d.seq);
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let _ = close(&mut tx, CLOSE_DELIVERY_FAILED, &format!("delivery failed: {e}")).await;
+                        return;
+                    }
+                    None => {
+                        // The hub closed: the server is stopping.
+                        let _ = close(&mut tx, 1001, "server shutting down").await;
+                        return;
+                    }
+                }
+            }
+        };
+        if let Stop::Stalled = stop {
+            metrics.closed_slow("ws");
+            let seq = feed.as_ref().map_or(0, |f| f.live.last_seq());
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                close(
+                    &mut tx,
+                    CLOSE_SLOW_CONSUMER,
+                    &format!("slow consumer: resume after seq {seq}"),
+                ),
+            )
+            .await;
+        }
+    }
+}
+
+async fn next_event(
+    feed: &mut Option<Feed>,
+) -> Option<Result<std::sync::Arc<voicetk_delivery::Delivered>, voicetk_delivery::DeliveryError>> {
+    match feed {
+        Some(f) => f.live.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+type Tx = futures::stream::SplitSink<WebSocket, Message>;
+
+async fn send_bytes(tx: &mut Tx, json: bytes::Bytes, timeout: Duration) -> Result<(), Stop> {
+    let text = Utf8Bytes::try_from(json).map_err(|_| Stop::Gone)?;
+    send(tx, Message::Text(text), timeout).await
+}
+
+async fn send(tx: &mut Tx, msg: Message, timeout: Duration) -> Result<(), Stop> {
+    match tokio::time::timeout(timeout, tx.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Stop::Gone),
+        Err(_) => Err(Stop::Stalled),
+    }
+}
+
+async fn send_heartbeat(tx: &mut Tx, seq: u64, timeout: Duration) -> Result<(), Stop> {
+    let text = json!({ "op": "heartbeat", "seq": seq }).to_string();
+    send(tx, Message::Text(text.into()), timeout).await
+}
+
+async fn send_error(tx: &mut Tx, e: &ApiError, timeout: Duration) -> Result<(), Stop> {
+    let text = json!({ "op": "error", "error": e.body().error }).to_string();
+    send(tx, Message::Text(text.into()), timeout).await
+}
+
+async fn close(tx: &mut Tx, code: u16, reason: &str) -> Result<(), axum::Error> {
+    // A close reason is limited to 123 bytes.
+    let reason: String = reason.chars().take(120).collect();
+    tx.send(Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })))
+    .await
+}
