@@ -232,7 +232,7 @@ impl Stream for ResumeStream {
                             Poll::Ready(Ok(page)) => {
                                 // Empty, or (from a history that ignores `after`) nothing new:
                                 // reading again would return the same.
-                                catch_up.exhausted = page.len() < this.page_size;
+                                catch_up.exhausted = !page.iter().any(|d| d.seq > this.last_seq);
                                 if catch_up.exhausted && !page.is_empty() {
                                     tracing::warn!(
                                         after = this.last_seq,

@@ -25,7 +25,6 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod metrics;
-pub mod openapi;
 mod ratelimit;
 
 use std::future::Future;

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::json;
-use voicetk_events::{
-    CallConnectedDetail, CallType, Envelope, EventType, Extra, TelephonyEvent,
-};
+use voicetk_events::{CallConnectedDetail, CallType, Envelope, EventType, Extra, TelephonyEvent};
 use voicetk_sources::{Action, ActionError, CallContext, EventSink, ParticipantType, Source};
 
 use crate::common::*;
@@ -42,7 +40,11 @@ impl TestSource {
     }
 
     fn sink(&self) -> Arc<dyn EventSink> {
-        self.sink.lock().unwrap().clone().expect("source not started")
+        self.sink
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("source not started")
     }
 }
 
@@ -55,7 +57,11 @@ impl Source for TestSource {
         self.calls.lock().unwrap().contains(call_id)
     }
 
-    fn perform<'a>(&'a self, call: &'a CallContext, action: &'a Action) -> BoxFuture<'a, Result<(), ActionError>> {
+    fn perform<'a>(
+        &'a self,
+        call: &'a CallContext,
+        action: &'a Action,
+    ) -> BoxFuture<'a, Result<(), ActionError>> {
         Box::pin(async move {
             let event = match (self.mode, action) {
                 (Mode::Fail, _) => {
@@ -66,25 +72,53 @@ impl Source for TestSource {
                     });
                 }
                 (_, Action::Swap) => {
-                    return Err(ActionError::Unsupported { source_name: "test".into(), action: action.name() });
+                    return Err(ActionError::Unsupported {
+                        source_name: "test".into(),
+                        action: action.name(),
+                    });
                 }
                 (Mode::Silent, _) | (_, Action::SendDigits { .. }) => return Ok(()),
-                (_, Action::Hold { participant_type: ParticipantType::InitialCaller }) => {
-                    TelephonyEvent::with_participant(EventType::Hold, &call.call_id, call.initial_caller.clone().unwrap_or_default())
-                }
-                (_, Action::Resume { participant_type: ParticipantType::InitialCaller }) => {
-                    TelephonyEvent::with_participant(EventType::Resume, &call.call_id, call.initial_caller.clone().unwrap_or_default())
-                }
+                (
+                    _,
+                    Action::Hold {
+                        participant_type: ParticipantType::InitialCaller,
+                    },
+                ) => TelephonyEvent::with_participant(
+                    EventType::Hold,
+                    &call.call_id,
+                    call.initial_caller.clone().unwrap_or_default(),
+                ),
+                (
+                    _,
+                    Action::Resume {
+                        participant_type: ParticipantType::InitialCaller,
+                    },
+                ) => TelephonyEvent::with_participant(
+                    EventType::Resume,
+                    &call.call_id,
+                    call.initial_caller.clone().unwrap_or_default(),
+                ),
                 (_, Action::AddParticipant { contact_value, .. }) => {
-                    TelephonyEvent::with_participant(EventType::ParticipantAdded, &call.call_id, contact_value.clone())
+                    TelephonyEvent::with_participant(
+                        EventType::ParticipantAdded,
+                        &call.call_id,
+                        contact_value.clone(),
+                    )
                 }
-                (_, Action::Merge) => TelephonyEvent::call_only(EventType::Conference, &call.call_id),
+                (_, Action::Merge) => {
+                    TelephonyEvent::call_only(EventType::Conference, &call.call_id)
+                }
                 (_, Action::Mute) => TelephonyEvent::call_only(EventType::Mute, &call.call_id),
-                (_, Action::EndCall { .. }) => TelephonyEvent::call_only(EventType::CallEnded, &call.call_id),
+                (_, Action::EndCall { .. }) => {
+                    TelephonyEvent::call_only(EventType::CallEnded, &call.call_id)
+                }
                 _ => None,
             };
             let Some(event) = event else {
-                return Err(ActionError::Unsupported { source_name: "test".into(), action: action.name() });
+                return Err(ActionError::Unsupported {
+                    source_name: "test".into(),
+                    action: action.name(),
+                });
             };
             let mut envelope = Envelope::new(event);
             envelope.agent = call.agent.clone();
@@ -98,7 +132,11 @@ impl Source for TestSource {
         })
     }
 
-    fn dial<'a>(&'a self, agent: Option<&'a str>, phone_number: &'a str) -> BoxFuture<'a, Result<String, ActionError>> {
+    fn dial<'a>(
+        &'a self,
+        agent: Option<&'a str>,
+        phone_number: &'a str,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
         Box::pin(async move {
             let call_id = format!("dialed-{}", phone_number.replace(' ', ""));
             self.calls.lock().unwrap().insert(call_id.clone());
@@ -118,7 +156,11 @@ impl Source for TestSource {
         })
     }
 
-    fn run(self: Arc<Self>, sink: Arc<dyn EventSink>, shutdown: BoxFuture<'static, ()>) -> BoxFuture<'static, ()> {
+    fn run(
+        self: Arc<Self>,
+        sink: Arc<dyn EventSink>,
+        shutdown: BoxFuture<'static, ()>,
+    ) -> BoxFuture<'static, ()> {
         *self.sink.lock().unwrap() = Some(sink);
         Box::pin(async move {
             shutdown.await;
@@ -145,23 +187,55 @@ async fn actions_are_checked_carried_out_and_confirmed() {
     s.post(&connected("a1", "+1 415 555 0100")).await;
     s.post(&connected("posted", "+1 415 555 0199")).await;
 
-    let (st, body) = s.action("a1", "hold", Some(json!({"participantType":"Initial_Caller"})), None).await;
+    let (st, body) = s
+        .action(
+            "a1",
+            "hold",
+            Some(json!({"participantType":"Initial_Caller"})),
+            None,
+        )
+        .await;
     assert_eq!((st, body["seq"].as_u64()), (200, Some(3)), "{body}");
     let (_, call) = s.get("/v1/calls/a1", None).await;
     assert_eq!(call["call"]["participants"][0]["onHold"], true);
 
     // The state forbids a second hold: 409 before the source is asked.
-    let (st, body) = s.action("a1", "hold", Some(json!({"participantType":"Initial_Caller"})), None).await;
-    assert_eq!((st, body["error"]["code"].as_str()), (409, Some("invalid_transition")));
-    assert!(body["error"]["message"].as_str().unwrap().contains("already on hold"), "{body}");
+    let (st, body) = s
+        .action(
+            "a1",
+            "hold",
+            Some(json!({"participantType":"Initial_Caller"})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (409, Some("invalid_transition"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already on hold"),
+        "{body}"
+    );
 
-    let (st, body) = s.action("a1", "resume", Some(json!({"participantType":"Initial_Caller"})), None).await;
+    let (st, body) = s
+        .action(
+            "a1",
+            "resume",
+            Some(json!({"participantType":"Initial_Caller"})),
+            None,
+        )
+        .await;
     assert_eq!((st, body["seq"].as_u64()), (200, Some(4)));
     let (st, body) = s.action("a1", "add-participant", Some(json!({"contactType":"PhoneNumber","contactValue":"+1 222","isBlindTransfer":false})), None).await;
     assert_eq!((st, body["seq"].as_u64()), (200, Some(5)));
     let (st, _) = s.action("a1", "merge", None, None).await;
     assert_eq!(st, 200);
-    let (st, body) = s.action("a1", "send-digits", Some(json!({"digits":"12#"})), None).await;
+    let (st, body) = s
+        .action("a1", "send-digits", Some(json!({"digits":"12#"})), None)
+        .await;
     assert_eq!((st, &body), (200, &json!({"seq": null})));
     // The source cannot swap: 501. (Exactly two participants, one on hold, is not the case
     // here, so the engine refuses first: set up the state the source would need.)
@@ -169,14 +243,23 @@ async fn actions_are_checked_carried_out_and_confirmed() {
     assert_eq!(st, 409, "{body}");
     // A call no source owns: 501.
     let (st, body) = s.action("posted", "mute", None, None).await;
-    assert_eq!((st, body["error"]["code"].as_str()), (501, Some("not_implemented")));
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (501, Some("not_implemented"))
+    );
     let (st, body) = s.action("a1", "end-call", None, None).await;
     assert_eq!((st, body["seq"].as_u64()), (200, Some(7)));
     let (st, _) = s.action("a1", "mute", None, None).await;
     assert_eq!(st, 409, "after CALL_ENDED only WRAP_UP_ENDED");
 
     // Dialing.
-    let r = s.http.post(s.url("/v1/calls")).body(json!({"phoneNumber":"+1 555 0100"}).to_string()).send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/v1/calls"))
+        .body(json!({"phoneNumber":"+1 555 0100"}).to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["callId"], "dialed-+15550100");
@@ -190,7 +273,11 @@ async fn unsupported_failed_and_unconfirmed_actions() {
     let failing = TestSource::new(Mode::Fail, &["f1"]);
     let s = TestServer::with(
         |c| c.limits.action_timeout = Duration::from_millis(300),
-        vec![source.clone() as Arc<dyn Source>, silent.clone(), failing.clone()],
+        vec![
+            source.clone() as Arc<dyn Source>,
+            silent.clone(),
+            failing.clone(),
+        ],
     )
     .await;
     wait_started(&source).await;
@@ -203,10 +290,25 @@ async fn unsupported_failed_and_unconfirmed_actions() {
     ])
     .await;
     let (st, body) = s.action("u1", "swap", None, None).await;
-    assert_eq!((st, body["error"]["code"].as_str()), (501, Some("not_implemented")), "{body}");
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (501, Some("not_implemented")),
+        "{body}"
+    );
     let (st, body) = s.action("s1", "mute", None, None).await;
-    assert_eq!((st, body["error"]["code"].as_str()), (504, Some("not_confirmed")));
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (504, Some("not_confirmed"))
+    );
     let (st, body) = s.action("f1", "mute", None, None).await;
-    assert_eq!((st, body["error"]["code"].as_str()), (502, Some("source_failed")));
-    assert!(body["error"]["message"].as_str().unwrap().contains("the line is dead"));
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (502, Some("source_failed"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the line is dead")
+    );
 }

@@ -40,32 +40,57 @@ async fn post_single_then_history_and_calls() {
     assert_eq!(calls["calls"][0]["lifecycle"], "connected");
     let (st, one) = s.get("/v1/calls/c1", None).await;
     assert_eq!(st, 200);
-    assert_eq!(one["call"]["participants"][0]["participant"], "+1 415 555 0100");
+    assert_eq!(
+        one["call"]["participants"][0]["participant"],
+        "+1 415 555 0100"
+    );
     assert_eq!(one["events"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn batches_are_all_or_nothing_and_name_the_line() {
     let s = TestServer::start().await;
-    let good = [started("b1", "p"), connected("b1", "p"), with_participant("HOLD", "b1", "p")];
+    let good = [
+        started("b1", "p"),
+        connected("b1", "p"),
+        with_participant("HOLD", "b1", "p"),
+    ];
     let (st, body) = s.post_ndjson(&good).await;
     assert_eq!((st, &body), (202, &json!({"seqs": [1, 2, 3]})));
 
     // Line 2 is an invalid transition (already on hold): nothing of the batch is stored.
-    let bad = [call_only("MUTE", "b1"), with_participant("HOLD", "b1", "p"), call_only("UNMUTE", "b1")];
+    let bad = [
+        call_only("MUTE", "b1"),
+        with_participant("HOLD", "b1", "p"),
+        call_only("UNMUTE", "b1"),
+    ];
     let (st, body) = s.post_ndjson(&bad).await;
     assert_eq!(st, 409, "{body}");
     assert_eq!(body["error"]["code"], "invalid_transition");
     assert_eq!(body["error"]["line"], 2);
-    assert!(body["error"]["message"].as_str().unwrap().starts_with("line 2: "), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 2: "),
+        "{body}"
+    );
     let (_, h) = s.get("/v1/events", None).await;
-    assert_eq!(h["events"].as_array().unwrap().len(), 3, "the MUTE of the refused batch must not be stored");
+    assert_eq!(
+        h["events"].as_array().unwrap().len(),
+        3,
+        "the MUTE of the refused batch must not be stored"
+    );
     // The engine rolled back the MUTE too: muting now is fine.
     let (st, _) = s.post(&call_only("MUTE", "b1")).await;
     assert_eq!(st, 202);
 
     // A schema error on line 3 of NDJSON (blank lines count) names line and path.
-    let body = format!("{}\n\n{}\n", call_only("UNMUTE", "b1"), json!({"type":"HOLD","detail":{"callId":"b1"}}));
+    let body = format!(
+        "{}\n\n{}\n",
+        call_only("UNMUTE", "b1"),
+        json!({"type":"HOLD","detail":{"callId":"b1"}})
+    );
     let resp = s
         .http
         .post(s.url("/v1/events"))
@@ -81,7 +106,12 @@ async fn batches_are_all_or_nothing_and_name_the_line() {
     assert_eq!(e["error"]["code"], "missing_field");
 
     // A JSON array is a batch too.
-    let (st, body) = s.post(&json!([call_only("UNMUTE", "b1"), call_only("PAUSE_RECORDING", "b1")])).await;
+    let (st, body) = s
+        .post(&json!([
+            call_only("UNMUTE", "b1"),
+            call_only("PAUSE_RECORDING", "b1")
+        ]))
+        .await;
     assert_eq!((st, body["seqs"].as_array().map(Vec::len)), (202, Some(2)));
 }
 
@@ -95,7 +125,11 @@ async fn idempotent_resends_return_the_original_seq() {
     let (st, first) = s.post_with(&hold, None, Some("key-1")).await;
     assert_eq!((st, first["seq"].as_u64()), (202, Some(2)));
     let (st, again) = s.post_with(&hold, None, Some("key-1")).await;
-    assert_eq!((st, &again), (202, &first), "same Idempotency-Key, same seq");
+    assert_eq!(
+        (st, &again),
+        (202, &first),
+        "same Idempotency-Key, same seq"
+    );
 
     let mut with_id = with_participant("RESUME", "i1", "p");
     with_id["eventId"] = json!("evt-resume");
@@ -121,10 +155,15 @@ async fn idempotent_resends_return_the_original_seq() {
     assert_eq!(r1, r2);
 
     // Each event was delivered exactly once.
-    let seqs: Vec<u64> = [ws.next_event().await, ws.next_event().await, ws.next_event().await, ws.next_event().await]
-        .iter()
-        .map(|e| e["seq"].as_u64().unwrap())
-        .collect();
+    let seqs: Vec<u64> = [
+        ws.next_event().await,
+        ws.next_event().await,
+        ws.next_event().await,
+        ws.next_event().await,
+    ]
+    .iter()
+    .map(|e| e["seq"].as_u64().unwrap())
+    .collect();
     assert_eq!(seqs, [2, 3, 4, 5]);
     let (_, h) = s.get("/v1/events", None).await;
     assert_eq!(h["events"].as_array().unwrap().len(), 5);
@@ -142,40 +181,83 @@ async fn bad_input_on_every_endpoint() {
         r.send()
     };
     // Malformed JSON.
-    let r = post_raw(Some("application/json"), "{\"type\":".into()).await.unwrap();
+    let r = post_raw(Some("application/json"), "{\"type\":".into())
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "malformed_json");
     // Wrong or missing content type.
-    let r = post_raw(Some("text/plain"), call_only("MUTE", "x1").to_string()).await.unwrap();
+    let r = post_raw(Some("text/plain"), call_only("MUTE", "x1").to_string())
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 415);
-    let r = post_raw(None, call_only("MUTE", "x1").to_string()).await.unwrap();
+    let r = post_raw(None, call_only("MUTE", "x1").to_string())
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 415);
     // Huge body.
-    let r = post_raw(Some("application/json"), format!("{{\"pad\":\"{}\"}}", "x".repeat(10_000))).await.unwrap();
+    let r = post_raw(
+        Some("application/json"),
+        format!("{{\"pad\":\"{}\"}}", "x".repeat(10_000)),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status().as_u16(), 413);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "payload_too_large");
     // Schema errors name the path.
     let (st, e) = s.post(&json!({"type":"AUDIO_STATS","detail":{"callId":"x1","stats":"inputChannelStats","packetsLost":-1,"packetsCount":1,"jitterBufferMillis":1,"roundTripTimeMillis":1,"statsCount":1}})).await;
-    assert_eq!((st, e["error"]["path"].as_str()), (422, Some("detail.packetsLost")));
-    let (st, e) = s.post(&json!({"type":"NOPE","detail":{"callId":"x1"}})).await;
-    assert_eq!((st, e["error"]["code"].as_str()), (422, Some("unknown_event_type")));
+    assert_eq!(
+        (st, e["error"]["path"].as_str()),
+        (422, Some("detail.packetsLost"))
+    );
+    let (st, e) = s
+        .post(&json!({"type":"NOPE","detail":{"callId":"x1"}}))
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (422, Some("unknown_event_type"))
+    );
     // Invalid transition names the state.
     let (st, e) = s.post(&with_participant("RESUME", "x1", "p")).await;
-    assert_eq!((st, e["error"]["code"].as_str()), (409, Some("invalid_transition")));
-    assert!(e["error"]["message"].as_str().unwrap().contains("connected"), "{e}");
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (409, Some("invalid_transition"))
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("connected"),
+        "{e}"
+    );
     // Unknown call, unknown action, unknown route.
     let (st, e) = s.get("/v1/calls/ghost", None).await;
-    assert_eq!((st, e["error"]["code"].as_str()), (404, Some("unknown_call")));
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (404, Some("unknown_call"))
+    );
     let (st, e) = s.action("x1", "teleport", None, None).await;
     assert_eq!((st, e["error"]["code"].as_str()), (404, Some("not_found")));
-    assert!(e["error"]["message"].as_str().unwrap().contains("add-participant"));
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("add-participant")
+    );
     let (st, _) = s.action("ghost", "mute", None, None).await;
     assert_eq!(st, 404);
-    let (st, e) = s.action("x1", "hold", Some(json!({"participantType":"Boss"})), None).await;
-    assert_eq!((st, e["error"]["path"].as_str()), (422, Some("participantType")));
-    let (st, e) = s.action("x1", "hold", Some(json!(["not", "an", "object"])), None).await;
+    let (st, e) = s
+        .action("x1", "hold", Some(json!({"participantType":"Boss"})), None)
+        .await;
+    assert_eq!(
+        (st, e["error"]["path"].as_str()),
+        (422, Some("participantType"))
+    );
+    let (st, e) = s
+        .action("x1", "hold", Some(json!(["not", "an", "object"])), None)
+        .await;
     assert_eq!(st, 422, "{e}");
     let (st, _) = s.get("/v1/nothing-here", None).await;
     assert_eq!(st, 404);
@@ -184,18 +266,46 @@ async fn bad_input_on_every_endpoint() {
     assert_eq!((st, e["error"]["path"].as_str()), (422, Some("types")));
     let (st, _) = s.get("/v1/events?after=minus-one", None).await;
     assert_eq!(st, 400);
-    let r = s.http.get(s.url("/v1/events/stream")).header("last-event-id", "abc").send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url("/v1/events/stream"))
+        .header("last-event-id", "abc")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     // Dial without a source, and with a bad body.
-    let r = s.http.post(s.url("/v1/calls")).body("{\"phoneNumber\":\"+1 555\"}").send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/v1/calls"))
+        .body("{\"phoneNumber\":\"+1 555\"}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 501);
-    let r = s.http.post(s.url("/v1/calls")).body("{\"phone\":1}").send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/v1/calls"))
+        .body("{\"phone\":1}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 422);
     // A WebSocket subscribe with unknown types gets an error frame, and the socket stays usable.
-    let mut ws = s.ws(json!({"op":"subscribe","types":["HOLD","bogus"]}), None).await;
+    let mut ws = s
+        .ws(json!({"op":"subscribe","types":["HOLD","bogus"]}), None)
+        .await;
     let f = ws.next_frame().await;
-    assert_eq!((f["op"].as_str(), f["error"]["code"].as_str()), (Some("error"), Some("unknown_event_type")));
-    ws.ws.send(tokio_tungstenite::tungstenite::Message::Text("not json".into())).await.unwrap();
+    assert_eq!(
+        (f["op"].as_str(), f["error"]["code"].as_str()),
+        (Some("error"), Some("unknown_event_type"))
+    );
+    ws.ws
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            "not json".into(),
+        ))
+        .await
+        .unwrap();
     let f = ws.next_frame().await;
     assert_eq!(f["op"], "error");
 }
@@ -204,14 +314,26 @@ use futures::SinkExt;
 
 #[tokio::test]
 async fn native_refuses_its_missing_events_at_ingest_and_subscription() {
-    let s = TestServer::with(|c| c.telephony = voicetk_events::TelephonyKind::Native, Vec::new()).await;
+    let s = TestServer::with(
+        |c| c.telephony = voicetk_events::TelephonyKind::Native,
+        Vec::new(),
+    )
+    .await;
     let (st, e) = s.post(&started("n1", "p")).await;
-    assert_eq!((st, e["error"]["code"].as_str()), (422, Some("unsupported_event")));
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (422, Some("unsupported_event"))
+    );
     let (st, _) = s.post(&connected("n1", "p")).await;
     assert_eq!(st, 202, "CALL_CONNECTED opens a call in native telephony");
     let (st, e) = s.get("/v1/events?types=SWAP", None).await;
-    assert_eq!((st, e["error"]["code"].as_str()), (422, Some("unsupported_event")));
-    let mut ws = s.ws(json!({"op":"subscribe","types":["wrapupended"]}), None).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (422, Some("unsupported_event"))
+    );
+    let mut ws = s
+        .ws(json!({"op":"subscribe","types":["wrapupended"]}), None)
+        .await;
     let f = ws.next_frame().await;
     assert_eq!(f["error"]["code"], "unsupported_event");
 }
@@ -232,16 +354,43 @@ async fn metrics_health_openapi_console() {
     s.post(&connected("m1", "p")).await;
     s.post(&with_participant("RESUME", "m1", "p")).await;
     let (st, h) = s.get("/healthz", None).await;
-    assert_eq!((st, h["status"].as_str(), h["lastSeq"].as_u64()), (200, Some("ok"), Some(1)));
-    let text = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("voicetk_events_accepted_total{type=\"CALL_CONNECTED\"} 1"), "{text}");
-    assert!(text.contains("voicetk_events_refused_total{type=\"RESUME\",reason=\"invalid_transition\"} 1"), "{text}");
+    assert_eq!(
+        (st, h["status"].as_str(), h["lastSeq"].as_u64()),
+        (200, Some("ok"), Some(1))
+    );
+    let text = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("voicetk_events_accepted_total{type=\"CALL_CONNECTED\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "voicetk_events_refused_total{type=\"RESUME\",reason=\"invalid_transition\"} 1"
+        ),
+        "{text}"
+    );
     assert!(text.contains("voicetk_log_commit_seconds_bucket"), "{text}");
     let (st, doc) = s.get("/v1/openapi.json", None).await;
     assert_eq!(st, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/v1/events"]["post"].is_object(), "{doc}");
-    let page = s.http.get(s.url("/")).send().await.unwrap().text().await.unwrap();
+    let page = s
+        .http
+        .get(s.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("voicetk console"));
 }
 
@@ -256,7 +405,10 @@ async fn rate_limit_per_connection() {
     )
     .await;
     // One client, one keep-alive connection.
-    let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
     let mut statuses = Vec::new();
     for _ in 0..5 {
         let r = client.get(s.url("/v1/calls")).send().await.unwrap();
@@ -273,5 +425,14 @@ async fn rate_limit_per_connection() {
     assert_eq!(statuses[3], 429);
     // A fresh connection has its own budget.
     let other = reqwest::Client::new();
-    assert_eq!(other.get(s.url("/v1/calls")).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        other
+            .get(s.url("/v1/calls"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
 }

@@ -23,7 +23,11 @@ async fn server() -> TestServer {
             };
             c.auth.tokens = vec![
                 t(PUBLISHER, vec![Role::Publish], None),
-                t(ALICE, vec![Role::Subscribe, Role::Control, Role::Publish], Some("alice")),
+                t(
+                    ALICE,
+                    vec![Role::Subscribe, Role::Control, Role::Publish],
+                    Some("alice"),
+                ),
                 t(BOB, vec![Role::Subscribe], Some("bob")),
                 t(ADMIN, vec![Role::Admin], None),
             ];
@@ -38,14 +42,31 @@ async fn tokens_roles_and_agent_scope() {
     let s = server().await;
     // No token, unknown token, wrong role.
     let (st, e) = s.post(&connected("a1", "p")).await;
-    assert_eq!((st, e["error"]["code"].as_str()), (401, Some("unauthorized")));
-    let (st, _) = s.post_with(&connected("a1", "p"), Some("not-a-token-at-all-0000"), None).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (st, _) = s
+        .post_with(&connected("a1", "p"), Some("not-a-token-at-all-0000"), None)
+        .await;
     assert_eq!(st, 401);
     let (st, e) = s.get("/v1/calls", Some(PUBLISHER)).await;
     assert_eq!((st, e["error"]["code"].as_str()), (403, Some("forbidden")));
-    let r = s.http.get(s.url("/metrics")).bearer_auth(BOB).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url("/metrics"))
+        .bearer_auth(BOB)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 403);
-    let r = s.http.get(s.url("/metrics")).bearer_auth(ADMIN).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url("/metrics"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
     // Alice and Bob subscribe before anything happens.
@@ -53,28 +74,71 @@ async fn tokens_roles_and_agent_scope() {
     let mut bob_ws = s.ws(json!({"op":"subscribe","after":0}), Some(BOB)).await;
 
     // The publisher posts calls for both agents; Alice publishes one of her own.
-    let (st, _) = s.post_with(&with_agent(connected("a1", "+1 111"), "alice"), Some(PUBLISHER), None).await;
+    let (st, _) = s
+        .post_with(
+            &with_agent(connected("a1", "+1 111"), "alice"),
+            Some(PUBLISHER),
+            None,
+        )
+        .await;
     assert_eq!(st, 202);
-    let (st, _) = s.post_with(&with_agent(connected("b1", "+1 222"), "bob"), Some(PUBLISHER), None).await;
+    let (st, _) = s
+        .post_with(
+            &with_agent(connected("b1", "+1 222"), "bob"),
+            Some(PUBLISHER),
+            None,
+        )
+        .await;
     assert_eq!(st, 202);
-    let (st, _) = s.post_with(&connected("a2", "+1 333"), Some(ALICE), None).await;
+    let (st, _) = s
+        .post_with(&connected("a2", "+1 333"), Some(ALICE), None)
+        .await;
     assert_eq!(st, 202, "an agent-scoped publisher's events get its agent");
-    let (st, e) = s.post_with(&with_agent(connected("b2", "+1 444"), "bob"), Some(ALICE), None).await;
+    let (st, e) = s
+        .post_with(
+            &with_agent(connected("b2", "+1 444"), "bob"),
+            Some(ALICE),
+            None,
+        )
+        .await;
     assert_eq!((st, e["error"]["path"].as_str()), (403, Some("agent")));
     // Events without agent on a call that has one are delivered with the call's agent.
-    s.post_with(&with_participant("HOLD", "b1", "+1 222"), Some(PUBLISHER), None).await;
+    s.post_with(
+        &with_participant("HOLD", "b1", "+1 222"),
+        Some(PUBLISHER),
+        None,
+    )
+    .await;
 
     // Streams: each sees only its own agent's events.
     let a = [alice_ws.next_event().await, alice_ws.next_event().await];
-    assert_eq!(a.iter().map(|e| e["detail"]["callId"].as_str().unwrap()).collect::<Vec<_>>(), ["a1", "a2"]);
+    assert_eq!(
+        a.iter()
+            .map(|e| e["detail"]["callId"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["a1", "a2"]
+    );
     assert!(a.iter().all(|e| e["agent"] == "alice"));
     let b = [bob_ws.next_event().await, bob_ws.next_event().await];
-    assert_eq!(b.iter().map(|e| e["type"].as_str().unwrap()).collect::<Vec<_>>(), ["CALL_CONNECTED", "HOLD"]);
-    assert!(b.iter().all(|e| e["agent"] == "bob" && e["detail"]["callId"] == "b1"));
+    assert_eq!(
+        b.iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["CALL_CONNECTED", "HOLD"]
+    );
+    assert!(
+        b.iter()
+            .all(|e| e["agent"] == "bob" && e["detail"]["callId"] == "b1")
+    );
 
     // Listing, history, one call, SSE: scoped.
     let (_, calls) = s.get("/v1/calls", Some(ALICE)).await;
-    let ids: Vec<&str> = calls["calls"].as_array().unwrap().iter().map(|c| c["callId"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["callId"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&"a1") && ids.contains(&"a2"));
     let (_, h) = s.get("/v1/events", Some(BOB)).await;
@@ -83,9 +147,23 @@ async fn tokens_roles_and_agent_scope() {
     assert_eq!(st, 404, "another agent's call does not exist for alice");
     let (st, _) = s.get("/v1/calls/b1", Some(BOB)).await;
     assert_eq!(st, 200);
-    let (st, _) = s.action("b1", "resume", Some(json!({"participantType":"Initial_Caller"})), Some(ALICE)).await;
+    let (st, _) = s
+        .action(
+            "b1",
+            "resume",
+            Some(json!({"participantType":"Initial_Caller"})),
+            Some(ALICE),
+        )
+        .await;
     assert_eq!(st, 404, "alice cannot act on bob's call");
-    let (st, _) = s.action("b1", "resume", Some(json!({"participantType":"Initial_Caller"})), Some(BOB)).await;
+    let (st, _) = s
+        .action(
+            "b1",
+            "resume",
+            Some(json!({"participantType":"Initial_Caller"})),
+            Some(BOB),
+        )
+        .await;
     assert_eq!(st, 403, "bob lacks the control role");
 
     // A new Alice tab replays only her active calls.
@@ -95,7 +173,11 @@ async fn tokens_roles_and_agent_scope() {
     assert!(replayed.iter().all(|e| e["agent"] == "alice"));
 
     // The token may come as a query parameter (browsers); a bad one refuses the upgrade.
-    let r = tokio_tungstenite::connect_async(format!("ws://{}/v1/ws?access_token=wrong-token-000000000", s.addr)).await;
+    let r = tokio_tungstenite::connect_async(format!(
+        "ws://{}/v1/ws?access_token=wrong-token-000000000",
+        s.addr
+    ))
+    .await;
     assert!(r.is_err());
 }
 
@@ -107,6 +189,9 @@ async fn beyond_loopback_without_tokens_refuses_to_start() {
         data: Some(dir.path().to_owned()),
         ..Default::default()
     };
-    let err = voicetk_server::Server::open(config, Vec::new()).await.err().unwrap();
+    let err = voicetk_server::Server::open(config, Vec::new())
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("requires auth tokens"), "{err}");
 }

@@ -28,7 +28,10 @@ impl TestServer {
         TestServer::with(|_| {}, Vec::new()).await
     }
 
-    pub async fn with(configure: impl FnOnce(&mut Config), sources: Vec<Arc<dyn Source>>) -> TestServer {
+    pub async fn with(
+        configure: impl FnOnce(&mut Config),
+        sources: Vec<Arc<dyn Source>>,
+    ) -> TestServer {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         TestServer::in_dir(dir, configure, sources).await
     }
@@ -76,7 +79,10 @@ impl TestServer {
             let _ = s.send(());
         }
         if let Some(t) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(20), t).await.unwrap().unwrap();
+            tokio::time::timeout(Duration::from_secs(20), t)
+                .await
+                .unwrap()
+                .unwrap();
         }
     }
 
@@ -84,7 +90,12 @@ impl TestServer {
         self.post_with(body, None, None).await
     }
 
-    pub async fn post_with(&self, body: &Value, token: Option<&str>, key: Option<&str>) -> (u16, Value) {
+    pub async fn post_with(
+        &self,
+        body: &Value,
+        token: Option<&str>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .post(self.url("/v1/events"))
@@ -125,10 +136,20 @@ impl TestServer {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn action(&self, call_id: &str, action: &str, body: Option<Value>, token: Option<&str>) -> (u16, Value) {
-        let mut req = self.http.post(self.url(&format!("/v1/calls/{call_id}/actions/{action}")));
+    pub async fn action(
+        &self,
+        call_id: &str,
+        action: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/v1/calls/{call_id}/actions/{action}")));
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         if let Some(t) = token {
             req = req.bearer_auth(t);

@@ -23,13 +23,23 @@ async fn new_subscriber_gets_replay_of_active_calls_then_live() {
     let mut ws = s.ws(json!({"op":"subscribe"}), None).await;
     let (replayed, upto) = ws.until_heartbeat().await;
     assert_eq!(upto, 5);
-    let types: Vec<&str> = replayed.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = replayed
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, ["CALL_STARTED", "CALL_CONNECTED", "HOLD"]);
-    assert!(replayed.iter().all(|e| e["replayed"] == json!(true) && e["detail"]["callId"] == "c1"));
+    assert!(
+        replayed
+            .iter()
+            .all(|e| e["replayed"] == json!(true) && e["detail"]["callId"] == "c1")
+    );
 
     s.post(&with_participant("RESUME", "c1", "p1")).await;
     let live = ws.next_event().await;
-    assert_eq!((live["type"].as_str(), live["seq"].as_u64()), (Some("RESUME"), Some(6)));
+    assert_eq!(
+        (live["type"].as_str(), live["seq"].as_u64()),
+        (Some("RESUME"), Some(6))
+    );
     assert!(live.get("replayed").is_none());
 }
 
@@ -68,7 +78,12 @@ async fn resume_after_a_dropped_connection_has_no_gap_and_no_duplicate() {
 #[tokio::test]
 async fn filters_by_type_and_call() {
     let s = TestServer::start().await;
-    let mut ws = s.ws(json!({"op":"subscribe","types":["hold","RESUME"],"callId":"f1","after":0}), None).await;
+    let mut ws = s
+        .ws(
+            json!({"op":"subscribe","types":["hold","RESUME"],"callId":"f1","after":0}),
+            None,
+        )
+        .await;
     s.post_ndjson(&[
         connected("f1", "p"),
         connected("f2", "q"),
@@ -79,8 +94,14 @@ async fn filters_by_type_and_call() {
     .await;
     let a = ws.next_event().await;
     let b = ws.next_event().await;
-    assert_eq!((a["type"].as_str(), a["seq"].as_u64()), (Some("HOLD"), Some(4)));
-    assert_eq!((b["type"].as_str(), b["seq"].as_u64()), (Some("RESUME"), Some(5)));
+    assert_eq!(
+        (a["type"].as_str(), a["seq"].as_u64()),
+        (Some("HOLD"), Some(4))
+    );
+    assert_eq!(
+        (b["type"].as_str(), b["seq"].as_u64()),
+        (Some("RESUME"), Some(5))
+    );
 }
 
 /// Reads SSE frames from a streaming response: (id, event, data) per frame.
@@ -99,11 +120,20 @@ async fn sse_frames(resp: reqwest::Response, n: usize) -> Vec<(Option<String>, S
             let frame: String = buf.drain(..end + 2).collect();
             let (mut id, mut event, mut data) = (None, String::new(), Value::Null);
             for line in frame.lines() {
-                if let Some(v) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
+                if let Some(v) = line
+                    .strip_prefix("id: ")
+                    .or_else(|| line.strip_prefix("id:"))
+                {
                     id = Some(v.to_owned());
-                } else if let Some(v) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+                } else if let Some(v) = line
+                    .strip_prefix("event: ")
+                    .or_else(|| line.strip_prefix("event:"))
+                {
                     event = v.to_owned();
-                } else if let Some(v) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+                } else if let Some(v) = line
+                    .strip_prefix("data: ")
+                    .or_else(|| line.strip_prefix("data:"))
+                {
                     data = serde_json::from_str(v).unwrap();
                 }
             }
@@ -118,7 +148,12 @@ async fn sse_frames(resp: reqwest::Response, n: usize) -> Vec<(Option<String>, S
 #[tokio::test]
 async fn sse_streams_and_honours_last_event_id() {
     let s = TestServer::start().await;
-    s.post_ndjson(&[connected("s1", "p"), call_only("MUTE", "s1"), call_only("UNMUTE", "s1")]).await;
+    s.post_ndjson(&[
+        connected("s1", "p"),
+        call_only("MUTE", "s1"),
+        call_only("UNMUTE", "s1"),
+    ])
+    .await;
     // New subscriber: replay (no ids), then a heartbeat with the starting seq as id.
     let resp = s.http.get(s.url("/v1/events/stream")).send().await.unwrap();
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
@@ -126,7 +161,10 @@ async fn sse_streams_and_honours_last_event_id() {
     assert_eq!(frames[0].1, "CALL_CONNECTED");
     assert_eq!(frames[0].0, None);
     assert_eq!(frames[0].2["replayed"], true);
-    assert_eq!((frames[3].0.as_deref(), frames[3].1.as_str()), (Some("3"), "heartbeat"));
+    assert_eq!(
+        (frames[3].0.as_deref(), frames[3].1.as_str()),
+        (Some("3"), "heartbeat")
+    );
 
     // Resume with Last-Event-ID (takes precedence over `after`).
     let resp = s
@@ -177,14 +215,21 @@ async fn stalled_subscriber_does_not_slow_the_others() {
     for batch in 0..(total / 500) {
         let lines: Vec<Value> = (0..500)
             .map(|i| {
-                let t = if (batch * 500 + i) % 2 == 0 { "MUTE" } else { "UNMUTE" };
+                let t = if (batch * 500 + i) % 2 == 0 {
+                    "MUTE"
+                } else {
+                    "UNMUTE"
+                };
                 let mut v = call_only(t, "load");
                 v["detail"]["pad"] = json!(pad);
                 v
             })
             .collect();
         let (st, _) = s.post_ndjson(&lines).await;
-        assert_eq!(st, 202, "ingest must not be slowed into failure by a stalled reader");
+        assert_eq!(
+            st, 202,
+            "ingest must not be slowed into failure by a stalled reader"
+        );
     }
     let _healthy = tokio::time::timeout(Duration::from_secs(60), reader)
         .await
@@ -194,13 +239,24 @@ async fn stalled_subscriber_does_not_slow_the_others() {
     // The stalled subscriber was closed for not reading (it is counted in the metrics).
     let mut closed = false;
     for _ in 0..100 {
-        let text = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let text = s
+            .http
+            .get(s.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if text.contains("voicetk_subscriber_closed_slow_total{transport=\"ws\"} 1") {
             closed = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(closed, "the stalled subscriber should have been closed as a slow consumer");
+    assert!(
+        closed,
+        "the stalled subscriber should have been closed as a slow consumer"
+    );
     drop(stalled);
 }

@@ -7,7 +7,12 @@ use crate::common::*;
 #[tokio::test]
 async fn a_restarted_server_still_knows_every_call() {
     let s = TestServer::start().await;
-    s.post_ndjson(&[connected("k1", "p"), connected("k2", "q"), with_participant("HOLD", "k2", "q")]).await;
+    s.post_ndjson(&[
+        connected("k1", "p"),
+        connected("k2", "q"),
+        with_participant("HOLD", "k2", "q"),
+    ])
+    .await;
     let mut again = with_participant("HOLD", "k1", "p");
     again["eventId"] = json!("hold-k1");
     let (_, held) = s.post(&again).await;
@@ -18,9 +23,16 @@ async fn a_restarted_server_still_knows_every_call() {
     let s = TestServer::in_dir(dir, |_| {}, Vec::new()).await;
     // A RESUME without HOLD is still refused, a RESUME after HOLD still accepted.
     let (st, e) = s.post(&with_participant("RESUME", "k3", "p")).await;
-    assert_eq!((st, e["error"]["code"].as_str()), (409, Some("invalid_transition")));
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (409, Some("invalid_transition"))
+    );
     let (st, body) = s.post(&with_participant("RESUME", "k2", "q")).await;
-    assert_eq!((st, body["seq"].as_u64()), (202, Some(5)), "seq continues gap-free");
+    assert_eq!(
+        (st, body["seq"].as_u64()),
+        (202, Some(5)),
+        "seq continues gap-free"
+    );
     let (st, _) = s.post(&with_participant("RESUME", "k2", "q")).await;
     assert_eq!(st, 409);
     // An idempotent re-send from before the restart maps to its original seq.
@@ -42,7 +54,9 @@ async fn graceful_shutdown_closes_streams_with_1001() {
     s.stop().await;
     use futures::StreamExt;
     let mut code = None;
-    while let Ok(Some(msg)) = tokio::time::timeout(std::time::Duration::from_secs(5), ws.ws.next()).await {
+    while let Ok(Some(msg)) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), ws.ws.next()).await
+    {
         if let Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame))) = msg {
             code = Some(u16::from(frame.code));
             break;

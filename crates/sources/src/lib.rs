@@ -10,4 +10,5 @@ pub mod simulator;
 pub mod source;
 
 pub use action::{Action, ActionError, ParticipantType};
+pub use simulator::{Simulator, SimulatorConfig};
 pub use source::{CallContext, EventSink, Source, SubmitError};

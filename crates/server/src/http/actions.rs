@@ -20,13 +20,37 @@ use voicetk_sources::{Action, ActionError, CallContext, ParticipantType, Source}
 
 use super::AppState;
 use super::events::read_body;
+use super::openapi::{ActionAck, ActionBody, DialAck, DialBody};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::error::ErrorBody;
 
 /// Largest action body: these are a few fields at most.
 const MAX_ACTION_BODY: usize = 16 * 1024;
 
 /// Carries out an action on a call and answers with the seq of the confirming event.
+#[utoipa::path(
+    post, path = "/v1/calls/{callId}/actions/{action}", tag = "actions",
+    params(
+        ("callId" = String, Path, description = "The call"),
+        ("action" = String, Path, description = "accept-call, decline-call, end-call, mute, unmute, hold, resume, \
+            pause-recording, resume-recording, merge, swap, add-participant, send-digits"),
+    ),
+    request_body(content = ActionBody, description = "Fields the action needs (none for most)"),
+    responses(
+        (status = 200, description = "Done: the seq of the confirming event", body = ActionAck),
+        (status = 404, description = "Unknown call or action", body = ErrorBody),
+        (status = 409, description = "The call's state forbids the action (reason given)", body = ErrorBody),
+        (status = 422, description = "A body field is missing or invalid", body = ErrorBody),
+        (status = 501, description = "The source cannot do this action, or no source owns the call", body = ErrorBody),
+        (status = 502, description = "The source failed", body = ErrorBody),
+        (status = 504, description = "No confirming event in time", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or bad parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Token lacks the role or agent", body = ErrorBody),
+        (status = 429, description = "Rate limited on this connection", body = ErrorBody),
+    )
+)]
 pub(super) async fn perform(
     State(state): State<AppState>,
     principal: Principal,
@@ -116,6 +140,20 @@ struct DialRequest {
 
 /// Places a call (`startPreviewCall`/dial): 200 `{"seq": N, "callId": ID}` once the new
 /// call's first event is in the log.
+#[utoipa::path(
+    post, path = "/v1/calls", tag = "actions",
+    request_body(content = DialBody),
+    responses(
+        (status = 200, description = "The new call's first event is in the log", body = DialAck),
+        (status = 422, description = "phoneNumber missing or empty", body = ErrorBody),
+        (status = 501, description = "No running source can place calls", body = ErrorBody),
+        (status = 504, description = "The call's first event did not arrive in time", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or bad parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Token lacks the role or agent", body = ErrorBody),
+        (status = 429, description = "Rate limited on this connection", body = ErrorBody),
+    )
+)]
 pub(super) async fn dial(
     State(state): State<AppState>,
     principal: Principal,

@@ -9,8 +9,10 @@ use serde_json::json;
 use voicetk_log::ReadQuery;
 
 use super::AppState;
+use super::openapi::{CallWithEvents, CallsPage};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::error::ErrorBody;
 
 /// Query of `GET /v1/calls`.
 #[derive(Debug, Default, Deserialize)]
@@ -20,6 +22,17 @@ pub(super) struct CallsQuery {
 }
 
 /// The calls the principal may see: `{"calls":[CallState..]}`, most recently updated first.
+#[utoipa::path(
+    get, path = "/v1/calls", tag = "calls",
+    params(("all" = Option<bool>, Query, description = "Include ended calls still tracked")),
+    responses(
+        (status = 200, description = "The calls the token may see", body = CallsPage),
+        (status = 400, description = "Malformed JSON or bad parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Token lacks the role or agent", body = ErrorBody),
+        (status = 429, description = "Rate limited on this connection", body = ErrorBody),
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -40,6 +53,18 @@ pub(super) async fn list(
 const CALL_HISTORY_LIMIT: usize = 1_000;
 
 /// One call's state and its events: `{"call":CallState,"events":[..payloads..]}`.
+#[utoipa::path(
+    get, path = "/v1/calls/{callId}", tag = "calls",
+    params(("callId" = String, Path, description = "The call")),
+    responses(
+        (status = 200, description = "The call's state and events", body = CallWithEvents),
+        (status = 404, description = "unknown_call (also for another agent's call)", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or bad parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Token lacks the role or agent", body = ErrorBody),
+        (status = 429, description = "Rate limited on this connection", body = ErrorBody),
+    )
+)]
 pub(super) async fn one(
     State(state): State<AppState>,
     principal: Principal,

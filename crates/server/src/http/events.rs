@@ -10,8 +10,10 @@ use voicetk_events::{Envelope, EventType, ParseOptions, TelephonyKind, parse_eve
 use voicetk_log::ReadQuery;
 
 use super::AppState;
+use super::openapi::{HistoryPage, IngestAck, TelephonyEventDoc};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::error::ErrorBody;
 use crate::gateway::IngestError;
 
 /// `application/x-ndjson`: one payload per line.
@@ -19,6 +21,25 @@ const NDJSON: &str = "application/x-ndjson";
 
 /// Ingests one payload (`application/json`: an object, or an array of payloads) or many
 /// (`application/x-ndjson`). All or nothing; 202 once durable.
+#[utoipa::path(
+    post, path = "/v1/events", tag = "events",
+    request_body(content = TelephonyEventDoc, description = "One payload (application/json), an array of \
+        payloads (application/json), or NDJSON (application/x-ndjson, one payload per line). All or nothing. \
+        An Idempotency-Key header makes re-sends return the original seqs."),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Re-sends with the same key return the original seq(s)")),
+    responses(
+        (status = 202, description = "Durable in the log", body = IngestAck),
+        (status = 400, description = "Malformed JSON or bad parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Token lacks the role or agent", body = ErrorBody),
+        (status = 429, description = "Rate limited on this connection", body = ErrorBody),
+        (status = 409, description = "invalid_transition: the call's state forbids the event (names the line of a batch)", body = ErrorBody),
+        (status = 413, description = "Body or batch too large", body = ErrorBody),
+        (status = 415, description = "Content-Type is neither JSON nor NDJSON", body = ErrorBody),
+        (status = 422, description = "Schema error (path named) or unsupported_event", body = ErrorBody),
+        (status = 503, description = "The log could not store the events; nothing stored", body = ErrorBody),
+    )
+)]
 pub(super) async fn post_events(
     State(state): State<AppState>,
     principal: Principal,
@@ -263,6 +284,23 @@ const MAX_PAGE: usize = 1_000;
 
 /// History, oldest first: `{"events":[..payloads..],"next":SEQ|null}`; `next` is the `after`
 /// for the following page, null when this page reached the end.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "events",
+    params(
+        ("after" = Option<u64>, Query, description = "Only events with a greater seq (default 0)"),
+        ("types" = Option<String>, Query, description = "Comma-separated types, Aura or LWC names"),
+        ("callId" = Option<String>, Query, description = "Only this call's events"),
+        ("limit" = Option<usize>, Query, description = "Page size, default 100, at most 1000"),
+    ),
+    responses(
+        (status = 200, description = "Events, oldest first", body = HistoryPage),
+        (status = 400, description = "Malformed JSON or bad parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Token lacks the role or agent", body = ErrorBody),
+        (status = 429, description = "Rate limited on this connection", body = ErrorBody),
+        (status = 422, description = "Unknown or unsupported type", body = ErrorBody),
+    )
+)]
 pub(super) async fn history(
     State(state): State<AppState>,
     principal: Principal,

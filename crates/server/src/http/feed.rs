@@ -58,9 +58,9 @@ impl History for LogHistory {
 
 /// A stored event as a delivered one, keeping the stored JSON bytes.
 pub(crate) fn delivered_from_stored(stored: StoredEvent) -> Result<Arc<Delivered>, HistoryError> {
-    let envelope = stored
-        .envelope()
-        .map_err(|e| HistoryError::new(format!("stored event {} does not parse: {e}", stored.seq)))?;
+    let envelope = stored.envelope().map_err(|e| {
+        HistoryError::new(format!("stored event {} does not parse: {e}", stored.seq))
+    })?;
     Delivered::from_json(envelope, Bytes::from(stored.json))
         .map_err(|e| HistoryError::new(e.to_string()))
 }
@@ -77,7 +77,11 @@ pub(crate) struct FeedRequest {
 }
 
 /// Builds the subscriber's filter: requested types and call, plus the principal's agent scope.
-pub(crate) fn filter_for(state: &AppState, principal: &Principal, req: &FeedRequest) -> Result<Filter, ApiError> {
+pub(crate) fn filter_for(
+    state: &AppState,
+    principal: &Principal,
+    req: &FeedRequest,
+) -> Result<Filter, ApiError> {
     let mut filter = Filter::all();
     let names = req.types.join(",");
     let types = parse_types(state.gateway().telephony(), &names)?;
@@ -108,7 +112,11 @@ pub(crate) struct Feed {
 ///
 /// # Errors
 /// 422 for bad types; 410 `history_pruned` when `after` is older than the log still holds.
-pub(crate) async fn open(state: &AppState, principal: &Principal, req: &FeedRequest) -> Result<Feed, ApiError> {
+pub(crate) async fn open(
+    state: &AppState,
+    principal: &Principal,
+    req: &FeedRequest,
+) -> Result<Feed, ApiError> {
     let filter = filter_for(state, principal, req)?;
     let gateway = state.gateway();
     let log = gateway.log().clone();
@@ -186,9 +194,9 @@ async fn replay(
             .filter_map(|e| e.envelope().ok())
             .collect();
         let last_audio = |channel: Channel| {
-            envelopes.iter().rposition(|e| {
-                matches!(&e.event, TelephonyEvent::AudioStats(d) if d.stats == channel)
-            })
+            envelopes.iter().rposition(
+                |e| matches!(&e.event, TelephonyEvent::AudioStats(d) if d.stats == channel),
+            )
         };
         let keep = [last_audio(Channel::Input), last_audio(Channel::Output)];
         let mut index = 0;

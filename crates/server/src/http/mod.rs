@@ -5,6 +5,7 @@ mod actions;
 mod calls;
 mod events;
 mod feed;
+mod openapi;
 mod ops;
 mod stream;
 mod ws;
@@ -30,7 +31,7 @@ use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::ratelimit::RateLimiter;
 
-pub use ops::openapi;
+pub use openapi::document as openapi;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -97,9 +98,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events/stream", get(stream::sse))
         .route("/v1/ws", get(ws::upgrade))
         .route("/v1/calls", get(calls::list).post(actions::dial))
-        .route("/v1/calls/{call_id}", get(calls::one))
+        .route("/v1/calls/{callId}", get(calls::one))
         .route(
-            "/v1/calls/{call_id}/actions/{action}",
+            "/v1/calls/{callId}/actions/{action}",
             post(actions::perform),
         )
         .route("/metrics", get(ops::metrics))

@@ -8,10 +8,19 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use super::openapi::Health;
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::error::ErrorBody;
 
 /// 200 `{"status":"ok","lastSeq":N}` while the pipeline can store events, 503 otherwise.
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations", security(()),
+    responses(
+        (status = 200, description = "Storing events", body = Health),
+        (status = 503, description = "Cannot store events", body = Health),
+    )
+)]
 pub(super) async fn healthz(State(state): State<AppState>) -> Response {
     let gateway = state.gateway();
     let last_seq = gateway.hub().last_seq();
@@ -27,6 +36,13 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus text format. Needs the admin role when tokens are configured.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "application/openmetrics-text", body = String),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+    )
+)]
 pub(super) async fn metrics(
     State(state): State<AppState>,
     principal: Principal,
@@ -44,14 +60,9 @@ pub(super) async fn metrics(
         .into_response())
 }
 
-/// The OpenAPI document of the HTTP API, generated from the code.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    crate::openapi::document()
-}
-
-/// `GET /v1/openapi.json`.
+/// `GET /v1/openapi.json`: the OpenAPI document, generated from the handlers.
 pub(super) async fn openapi_json() -> Response {
-    Json(openapi()).into_response()
+    Json(super::openapi::document()).into_response()
 }
 
 /// The live console.

@@ -25,12 +25,31 @@ use super::events::EventsQuery;
 use super::feed::{self, Feed, FeedRequest};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::error::ErrorBody;
 use crate::metrics::{Metrics, SubscriberGuard};
 
 /// Frames queued towards one SSE client before it counts as slow.
 const SSE_QUEUE: usize = 32;
 
 /// Opens an SSE stream.
+#[utoipa::path(
+    get, path = "/v1/events/stream", tag = "delivery",
+    params(
+        ("after" = Option<u64>, Query, description = "Resume after this seq; without it, the active calls are replayed first"),
+        ("types" = Option<String>, Query, description = "Comma-separated types"),
+        ("callId" = Option<String>, Query, description = "Only this call"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this seq (wins over `after`)"),
+    ),
+    responses(
+        (status = 200, description = "text/event-stream: `id: seq`, `event: TYPE`, `data: payload`; `heartbeat` events carry the seq", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Malformed JSON or bad parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Token lacks the role or agent", body = ErrorBody),
+        (status = 429, description = "Rate limited on this connection", body = ErrorBody),
+        (status = 410, description = "history_pruned: `after` is older than the log keeps", body = ErrorBody),
+        (status = 422, description = "Unknown or unsupported type", body = ErrorBody),
+    )
+)]
 pub(super) async fn sse(
     State(state): State<AppState>,
     principal: Principal,

@@ -21,6 +21,7 @@ use super::AppState;
 use super::feed::{self, Feed, FeedRequest};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::error::ErrorBody;
 
 /// Close code for a subscriber that stopped reading.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
@@ -28,6 +29,19 @@ pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 pub const CLOSE_DELIVERY_FAILED: u16 = 4011;
 
 /// Upgrades to a WebSocket after checking the token.
+#[utoipa::path(
+    get, path = "/v1/ws", tag = "delivery",
+    description = "WebSocket. Send {\"op\":\"subscribe\",\"types\":[..],\"callId\":..,\"after\":SEQ}; receive one payload \
+        per text frame, {\"op\":\"heartbeat\",\"seq\":N} and {\"op\":\"error\",\"error\":{..}}. Close codes: 1001 shutdown, \
+        4008 slow consumer, 4011 delivery failed.",
+    responses(
+        (status = 101, description = "Switching protocols"),
+        (status = 400, description = "Malformed JSON or bad parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Token lacks the role or agent", body = ErrorBody),
+        (status = 429, description = "Rate limited on this connection", body = ErrorBody),
+    )
+)]
 pub(super) async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,

@@ -1,0 +1,128 @@
+//! `voicetk serve`, `tail` and `calls` as a user runs them.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::process::{ServeProcess, voicetk};
+
+async fn post(url: &str, lines: &[Value]) {
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/events"))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+}
+
+fn flow(call: &str) -> Vec<Value> {
+    vec![
+        json!({"type":"CALL_STARTED","detail":{"callId":call,"callType":"inbound","participant":"+1 415 555 0100"}}),
+        json!({"type":"CALL_CONNECTED","detail":{"callId":call,"callType":"inbound","participant":"+1 415 555 0100"}}),
+        json!({"type":"HOLD","detail":{"callId":call,"participant":"+1 415 555 0100"}}),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_and_calls_print_what_the_gateway_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path(), &[]);
+    post(&server.url, &flow("t1")).await;
+
+    let out = tokio::task::spawn_blocking({
+        let url = server.url.clone();
+        move || {
+            voicetk()
+                .args(["tail", "--server", &url, "--after", "1", "--count", "2"])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!((lines[0]["seq"].as_u64(), lines[0]["type"].as_str()), (Some(2), Some("CALL_CONNECTED")));
+    assert_eq!((lines[1]["seq"].as_u64(), lines[1]["type"].as_str()), (Some(3), Some("HOLD")));
+
+    let out = voicetk().args(["calls", "--server", &server.url]).output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["calls"][0]["callId"], "t1");
+    assert_eq!(v["calls"][0]["participants"][0]["onHold"], true);
+    let out = voicetk().args(["calls", "--server", &server.url, "t1"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["events"].as_array().unwrap().len(), 3);
+    let out = voicetk().args(["calls", "--server", &server.url, "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown_call"));
+    // Nothing listening: a clear error, exit 1.
+    let out = voicetk().args(["calls", "--server", "http://127.0.0.1:9"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_streams_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path(), &[]);
+    post(&server.url, &flow("g1")).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/v1/ws", server.url.replace("http://", "ws://")))
+        .await
+        .unwrap();
+    ws.send(Message::Text(json!({"op":"subscribe","after":0}).to_string().into())).await.unwrap();
+    for _ in 0..3 {
+        let _ = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap();
+    }
+    let url = server.url.clone();
+    let status = tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(15))).await.unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    let mut code = None;
+    while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+        if let Ok(Message::Close(Some(frame))) = msg {
+            code = Some(u16::from(frame.code));
+            break;
+        }
+    }
+    assert_eq!(code, Some(1001), "going-away close frame");
+    // Restarted on the same data: the call is still on hold.
+    let server = ServeProcess::start(dir.path(), &[]);
+    let v: Value = reqwest::get(format!("{}/v1/calls/g1", server.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(v["call"]["participants"][0]["onHold"], true);
+    drop(url);
+}
+
+#[test]
+fn serve_refuses_a_public_address_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = voicetk()
+        .args(["serve", "--addr", "0.0.0.0:0", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("requires auth tokens"));
+}
+
+#[test]
+fn serve_reads_a_config_file_and_reports_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("voicetk.toml");
+    std::fs::write(&path, "telephony = \"cloud\"\n").unwrap();
+    let out = voicetk().args(["serve", "--config"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("voicetk.toml") && err.contains("telephony"), "{err}");
+}
