@@ -62,29 +62,32 @@ impl Delivered {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(envelope: Envelope) -> Result<Arc<Delivered>, DeliveryError> {
-        let Some(seq) = envelope.seq else {
-            return Err(DeliveryError::MissingSeq {
-                event_type: envelope.event_type(),
-                call_id: envelope.call_id().to_owned(),
-            });
-        };
-        Ok(Arc::new(Delivered {
-            seq,
-            event_type: envelope.event_type(),
-            call_id: envelope.call_id().to_owned(),
-            agent: envelope.agent.clone(),
-            json: Bytes::from(envelope.to_json_bytes()),
-            envelope,
-        }))
+        let json = Bytes::from(envelope.to_json_bytes());
+        Delivered::from_json(envelope, json)
     }
 
     /// Wraps an accepted envelope together with its JSON, already serialized (by the log, or
     /// by the writer that stored it), so it is not serialized again.
     ///
     /// The caller promises `json` is `envelope` serialized; the log's stored payload is.
+    /// Nothing checks it: it is what subscribers will send.
     ///
     /// # Errors
     /// [`DeliveryError::MissingSeq`] if the envelope has no `seq`.
+    ///
+    /// # Examples
+    /// ```
+    /// use bytes::Bytes;
+    /// use voicetk_delivery::Delivered;
+    /// use voicetk_events::{parse_event, ParseOptions};
+    ///
+    /// let stored = r#"{"type":"UNMUTE","detail":{"callId":"c1"},"seq":3}"#;
+    /// let envelope = parse_event(stored.as_bytes(), &ParseOptions::default())?;
+    /// let delivered = Delivered::from_json(envelope, Bytes::from_static(stored.as_bytes()))?;
+    /// assert_eq!(delivered.seq, 3);
+    /// assert_eq!(&delivered.json[..], stored.as_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_json(envelope: Envelope, json: Bytes) -> Result<Arc<Delivered>, DeliveryError> {
         let Some(seq) = envelope.seq else {
             return Err(DeliveryError::MissingSeq {

@@ -82,7 +82,7 @@ enum Command {
     },
     /// Would this event be accepted now? (Actions check before asking a source.)
     Check {
-        envelope: Envelope,
+        envelope: Box<Envelope>,
         reply: oneshot::Sender<Result<Vec<String>, Refusal>>,
     },
     /// Commit what came before, then stop (graceful shutdown).
@@ -181,7 +181,10 @@ impl Gateway {
     ) -> Result<Result<Vec<String>, Refusal>, IngestError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Command::Check { envelope, reply })
+            .send(Command::Check {
+                envelope: Box::new(envelope),
+                reply,
+            })
             .await
             .map_err(|_| IngestError::Unavailable)?;
         answer.await.map_err(|_| IngestError::Unavailable)
@@ -226,7 +229,7 @@ impl Gateway {
     /// Every tracked call's durable state, most recently updated first.
     pub fn calls(&self) -> Vec<Arc<CallState>> {
         let mut calls: Vec<_> = self.read_calls().values().cloned().collect();
-        calls.sort_by(|a, b| b.last_seq.cmp(&a.last_seq));
+        calls.sort_by_key(|c| std::cmp::Reverse(c.last_seq));
         calls
     }
 

@@ -171,7 +171,29 @@ impl Client {
             .ok_or_else(|| ClientError::Protocol(format!("expected {{\"seqs\":[..]}}, got {v}")))
     }
 
-    /// Subscribes over WebSocket and calls `on_event` with each payload (not the heartbeats),
+    /// `POST /v1/events` with one payload; returns its seq.
+    ///
+    /// # Errors
+    /// Connection, protocol or API errors (409 `invalid_transition`, ...).
+    pub async fn post_event(
+        &self,
+        envelope: &voicetk_events::Envelope,
+    ) -> Result<u64, ClientError> {
+        let resp = self
+            .http
+            .post(format!("{}/v1/events", self.base))
+            .header(CONTENT_TYPE, "application/json")
+            .body(envelope.to_json())
+            .send()
+            .await;
+        let v = self.answer(resp).await?;
+        v["seq"]
+            .as_u64()
+            .ok_or_else(|| ClientError::Protocol(format!("expected {{\"seq\":N}}, got {v}")))
+    }
+
+    /// Subscribes over WebSocket and calls `on_event` with each payload (parsed, and the text
+    /// exactly as the gateway sent it; not the heartbeats),
     /// reconnecting and resuming after the last seq on a dropped connection. Returns when
     /// `on_event` returns false.
     ///
@@ -182,7 +204,7 @@ impl Client {
         types: &[String],
         call_id: Option<&str>,
         mut after: Option<u64>,
-        mut on_event: impl FnMut(&Value) -> bool,
+        mut on_event: impl FnMut(&Value, &str) -> bool,
     ) -> Result<(), ClientError> {
         let ws_base = self.base.replacen("http://", "ws://", 1);
         let mut first = true;
@@ -259,7 +281,7 @@ impl Client {
                                 after = Some(seq);
                             }
                         }
-                        if !on_event(&v) {
+                        if !on_event(&v, text.as_str()) {
                             return Ok(());
                         }
                     }
@@ -268,5 +290,25 @@ impl Client {
             tracing::warn!(after = ?after, "connection lost; resuming");
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
+    }
+}
+
+/// A remote gateway as the sink of a local source (`voicetk simulate --server`).
+impl voicetk_sources::EventSink for Client {
+    fn submit(
+        &self,
+        envelope: voicetk_events::Envelope,
+    ) -> futures::future::BoxFuture<'_, Result<u64, voicetk_sources::SubmitError>> {
+        Box::pin(async move {
+            self.post_event(&envelope).await.map_err(|e| match e {
+                ClientError::Api { code, message, .. } => {
+                    voicetk_sources::SubmitError { code, message }
+                }
+                other => voicetk_sources::SubmitError {
+                    code: "unavailable".into(),
+                    message: other.to_string(),
+                },
+            })
+        })
     }
 }

@@ -26,6 +26,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The demo: the gateway on the embedded store, fed by the simulator, console at http://ADDR/.
+    Demo(DemoArgs),
+    /// Simulate calls: print them as NDJSON, or send them to a gateway in real time.
+    Simulate(SimulateArgs),
     /// Run the gateway: durable log, HTTP/WebSocket/SSE API, actions, sources.
     Serve(ServeArgs),
     /// Subscribe to a running gateway and print events as NDJSON (resumes after reconnects).
@@ -66,6 +70,67 @@ struct ServeArgs {
     /// An event source to start; may repeat: simulator, baresip:HOST:PORT, ...
     #[arg(long = "source", value_name = "SRC")]
     sources: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Folder of the demo's store [default: the platform data directory's voicetk-demo folder].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// How much faster than real time the simulated calls run.
+    #[arg(long, value_name = "FACTOR", default_value_t = 4.0)]
+    speed: f64,
+    /// New calls per second, on average.
+    #[arg(long, value_name = "R", default_value_t = 0.25)]
+    rate: f64,
+}
+
+#[derive(Debug, Args)]
+struct SimulateArgs {
+    /// A built-in scenario (see --list) or a scenario .toml file [default: mixed].
+    #[arg(value_name = "SCENARIO")]
+    scenario: Option<String>,
+    /// List the built-in scenarios and exit.
+    #[arg(long)]
+    list: bool,
+    /// Send the events to this gateway in real time instead of printing them.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Bearer token for --server (or set VOICETK_TOKEN).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "VOICETK_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+    /// How many calls [default: 10 when printing; endless with --server].
+    #[arg(long, value_name = "N")]
+    calls: Option<u64>,
+    /// New calls per second, on average.
+    #[arg(long, value_name = "R", default_value_t = 0.5)]
+    rate: f64,
+    /// Seed of every random choice: the same seed gives the same calls [default: 0 when
+    /// printing, the clock with --server].
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+    /// Agents the calls go to, comma-separated.
+    #[arg(
+        long,
+        value_name = "A,..",
+        value_delimiter = ',',
+        default_value = "agent-1"
+    )]
+    agents: Vec<String>,
+    /// Which telephony to imitate: partner or native.
+    #[arg(long, value_name = "KIND", default_value = "partner")]
+    telephony: TelephonyKind,
+    /// With --server: how much faster than real time to run.
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
+    speed: f64,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +203,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate(args) => run_validate(args),
+        Command::Demo(args) => with_runtime(demo(args)),
+        Command::Simulate(args) => simulate(args),
         Command::Serve(args) => with_runtime(serve(args)),
         Command::Tail(args) => with_runtime(tail(args)),
         Command::Calls(args) => with_runtime(calls(args)),
@@ -254,14 +321,166 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+async fn demo(args: DemoArgs) -> Result<(), String> {
+    let data = match args.data {
+        Some(d) => d,
+        None => dirs_data()?.join("voicetk-demo"),
+    };
+    let config = Config {
+        addr: args.addr,
+        data: Some(data.clone()),
+        sources: vec![format!(
+            "simulator:rate={},agents=ana|ben|chloe,speed={}",
+            args.rate, args.speed
+        )],
+        ..Config::default()
+    };
+    config.validate().map_err(|e| e.to_string())?;
+    let sources = build_sources(&config)?;
+    let server = Server::open(config, sources)
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {}: {e} (try --addr 127.0.0.1:0)",
+                args.addr
+            )
+        })?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("voicetk listening on http://{bound}");
+    println!(
+        "voicetk demo: open http://{bound}/ for the console; data in {}; Ctrl-C stops",
+        data.display()
+    );
+    println!(
+        "  try: voicetk tail --server http://{bound}   |   voicetk calls --server http://{bound}"
+    );
+    let _ = io::stdout().flush();
+    server
+        .run(listener, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn dirs_data() -> Result<PathBuf, String> {
+    voicetk_server::config::Config::default()
+        .store()
+        .map_err(|e| e.to_string())
+        .and_then(|s| match s {
+            voicetk_server::config::Store::Sqlite(p) => p
+                .parent()
+                .map(PathBuf::from)
+                .ok_or_else(|| "no platform data directory: pass --data DIR".to_owned()),
+            voicetk_server::config::Store::Nats(_) => {
+                Err("no platform data directory: pass --data DIR".into())
+            }
+        })
+}
+
+fn simulate(args: SimulateArgs) -> ExitCode {
+    use voicetk_sources::simulator::{SimulatorConfig, builtin_scenarios, generate};
+    if args.list {
+        for s in builtin_scenarios() {
+            println!("{:<16} {}", s.name, s.description);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let printing = args.server.is_none();
+    let config = SimulatorConfig {
+        seed: args.seed.unwrap_or_else(|| {
+            if printing {
+                0
+            } else {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64)
+            }
+        }),
+        calls: args.calls.or(printing.then_some(10)),
+        rate: args.rate,
+        agents: args.agents.clone(),
+        telephony: args.telephony,
+        scenario: args.scenario.clone().unwrap_or_else(|| "mixed".into()),
+        time_scale: args.speed,
+        ..SimulatorConfig::default()
+    };
+    match &args.server {
+        None => {
+            let events = match generate(config) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("voicetk simulate: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            for e in events {
+                if writeln!(out, "{}", e.to_json()).is_err() {
+                    return ExitCode::SUCCESS; // stdout closed
+                }
+            }
+            let _ = out.flush();
+            ExitCode::SUCCESS
+        }
+        Some(url) => {
+            let url = url.clone();
+            with_runtime(async move { simulate_live(config, &url, args.token).await })
+        }
+    }
+}
+
+async fn simulate_live(
+    config: voicetk_sources::simulator::SimulatorConfig,
+    url: &str,
+    token: Option<String>,
+) -> Result<(), String> {
+    use voicetk_sources::simulator::Simulator;
+    let client = Client::new(url, token).map_err(|e| e.to_string())?;
+    // Fail early and clearly if nothing is listening.
+    client.calls(false).await.map_err(|e| e.to_string())?;
+    let bounded = config.calls.is_some();
+    let simulator = Arc::new(Simulator::new(config).map_err(|e| e.to_string())?);
+    let stop = tokio_util_token();
+    let run = tokio::spawn(
+        simulator
+            .clone()
+            .run(Arc::new(client), Box::pin(stop.clone().cancelled_owned())),
+    );
+    eprintln!("voicetk simulate: sending calls to {url}; Ctrl-C stops");
+    let progress = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            eprintln!(
+                "voicetk simulate: {} call(s) under way",
+                simulator.active_calls()
+            );
+        }
+    };
+    tokio::select! {
+        () = simulator.finished(), if bounded => {}
+        () = shutdown_signal() => {}
+        () = progress => {}
+    }
+    stop.cancel();
+    let _ = run.await;
+    Ok(())
+}
+
+fn tokio_util_token() -> tokio_util::sync::CancellationToken {
+    tokio_util::sync::CancellationToken::new()
+}
+
 async fn tail(args: TailArgs) -> Result<(), String> {
     let client = Client::new(&args.server.server, args.server.token).map_err(|e| e.to_string())?;
     let stdout = io::stdout();
     let mut seen = 0u64;
     let limit = args.count;
-    let work = client.tail(&args.types, args.call.as_deref(), args.after, |event| {
+    let work = client.tail(&args.types, args.call.as_deref(), args.after, |_, raw| {
         let mut out = stdout.lock();
-        if writeln!(out, "{event}").and_then(|()| out.flush()).is_err() {
+        if writeln!(out, "{raw}").and_then(|()| out.flush()).is_err() {
             return false; // stdout closed (e.g. piped into `head`)
         }
         seen += 1;

@@ -3,8 +3,9 @@
 //! events, with no gap and no duplicate.
 //!
 //! Back-pressure policy (CONTRACT.md §4, STYLE.md habit 4):
-//! - live events reach each subscriber through the hub's bounded ring (`limits.subscriber_buffer`
-//!   events); the publisher never waits for a subscriber;
+//! - live events reach each subscriber through its own bounded queue in the hub
+//!   (`limits.subscriber_buffer` events, counted after its filter); the publisher never waits
+//!   for a subscriber;
 //! - a subscriber that falls further behind is **resynced from the log**: its stream drops the
 //!   live subscription, reads the missed events from the log after the last seq it delivered,
 //!   and rejoins live (the [`resume`] algorithm), so it sees every event once, in order;

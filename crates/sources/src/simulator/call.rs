@@ -112,10 +112,13 @@ pub(crate) struct CallModel {
     caller: String,
     /// `callAttributes` of CALL_CONNECTED.
     attributes: Map<String, Value>,
+    /// Where the call is; decides which events may come next.
     phase: Phase,
     /// Initial caller first, then third parties, oldest first.
     participants: Vec<Participant>,
+    /// Whether the agent is muted (MUTE / UNMUTE alternate).
     muted: bool,
+    /// Whether recording is paused (PAUSE_RECORDING / RESUME_RECORDING alternate).
     recording_paused: bool,
 }
 

@@ -25,7 +25,9 @@ const NAME: &str = "simulator";
 /// [`time_scale`](SimulatorConfig::time_scale)) with tokio's clock, submitting each event to
 /// the sink: with the same configuration it submits exactly the events
 /// [`generate`](super::generate) yields, in the same order. An event the sink refuses is
-/// logged and its call abandoned; the simulation goes on.
+/// logged and its call abandoned; the simulation goes on. Events are submitted one at a time,
+/// each once the previous one was accepted: a sink slower than the timeline makes the
+/// simulator fall behind and catch up later, never queue events up.
 ///
 /// [`perform`](Source::perform) carries out an action on one of its calls and resolves once
 /// the sink accepted the confirming event (HOLD for `hold`, CONFERENCE for `merge`, ...). The
@@ -37,7 +39,7 @@ const NAME: &str = "simulator";
 ///
 /// # Examples
 /// ```
-/// use std::sync::{Arc, Mutex};
+/// use std::sync::{Arc, Mutex, PoisonError};
 /// use futures::future::{BoxFuture, FutureExt};
 /// use voicetk_events::{Envelope, EventType};
 /// use voicetk_sources::{EventSink, Source, SubmitError};
@@ -48,7 +50,7 @@ const NAME: &str = "simulator";
 /// struct Collect(Mutex<Vec<Envelope>>);
 /// impl EventSink for Collect {
 ///     fn submit(&self, envelope: Envelope) -> BoxFuture<'_, Result<u64, SubmitError>> {
-///         let mut events = self.0.lock().unwrap();
+///         let mut events = self.0.lock().unwrap_or_else(PoisonError::into_inner);
 ///         events.push(envelope);
 ///         let seq = events.len() as u64;
 ///         async move { Ok(seq) }.boxed()
@@ -66,7 +68,7 @@ const NAME: &str = "simulator";
 /// tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
 /// stop.send(()).ok();
 /// run.await?;
-/// let events = sink.0.lock().unwrap();
+/// let events = sink.0.lock().unwrap_or_else(PoisonError::into_inner);
 /// assert_eq!(events.first().map(|e| e.event_type()), Some(EventType::CallStarted));
 /// assert_eq!(events.last().map(|e| e.event_type()), Some(EventType::WrapUpEnded));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -92,6 +94,7 @@ pub struct Simulator {
 }
 
 struct Live {
+    /// Every call of the simulation, scripted and dialed.
     timeline: Timeline,
     /// Set while `run` runs; actions need it to confirm.
     sink: Option<Arc<dyn EventSink>>,
@@ -102,7 +105,9 @@ struct Live {
 /// Maps virtual time (the timeline's) to tokio's clock.
 #[derive(Debug, Clone, Copy)]
 struct Clock {
+    /// The instant virtual time 0 maps to: when `run` started.
     start: Instant,
+    /// Virtual seconds per real second.
     scale: f64,
 }
 
@@ -139,6 +144,20 @@ impl Simulator {
     /// # Errors
     /// As [`Timeline::new`]: a [`ConfigError`] for settings out of range or a scenario that
     /// cannot be loaded.
+    ///
+    /// # Examples
+    /// ```
+    /// use voicetk_sources::Source;
+    /// use voicetk_sources::simulator::{Simulator, SimulatorConfig};
+    ///
+    /// let simulator = Simulator::new(SimulatorConfig::default())?;
+    /// assert_eq!(simulator.name(), "simulator");
+    /// assert!(!simulator.is_running());
+    ///
+    /// let slow = SimulatorConfig { time_scale: 0.0, ..SimulatorConfig::default() };
+    /// assert!(Simulator::new(slow).is_err());
+    /// # Ok::<(), voicetk_sources::simulator::ConfigError>(())
+    /// ```
     pub fn new(config: SimulatorConfig) -> Result<Simulator, ConfigError> {
         let time_scale = config.time_scale;
         let telephony = config.telephony;

@@ -46,7 +46,9 @@ impl Network {
 /// Cumulative counters of one channel, as RTCP reports them.
 #[derive(Debug, Clone, Copy, Default)]
 struct Counters {
+    /// Packets received (input) or sent (output) since the call connected.
     packets: u64,
+    /// Packets lost since the call connected.
     lost: i64,
 }
 
@@ -57,6 +59,7 @@ pub(crate) struct Media {
     call_id: String,
     /// Its own random stream, so media never shifts what the script draws.
     rng: ChaCha8Rng,
+    /// The levels loss, jitter and round-trip time vary around.
     network: Network,
     /// Input, then output.
     counters: [Counters; 2],

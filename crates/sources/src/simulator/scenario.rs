@@ -442,6 +442,23 @@ impl Scenario {
     /// # Errors
     /// [`ScenarioError::Read`] when the file cannot be read; [`ScenarioError::File`] wrapping
     /// the error of [`Scenario::from_toml_str`] when its content is not a valid scenario.
+    ///
+    /// # Examples
+    /// ```
+    /// use voicetk_sources::simulator::Scenario;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("callback.toml");
+    /// std::fs::write(&path, "name = \"callback\"\ncall_type = \"outbound\"\n\
+    ///     [[steps]]\nevent = \"call-started\"\n\
+    ///     [[steps]]\nevent = \"call-ended\"\ndelay = [10, 20]\n")?;
+    /// assert_eq!(Scenario::from_path(&path)?.steps.len(), 2);
+    ///
+    /// std::fs::write(&path, "name = \"callback\"\n")?;
+    /// let err = Scenario::from_path(&path).unwrap_err();
+    /// assert!(err.to_string().ends_with("callback.toml: steps: missing required field (an array of [[steps]] tables)"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_path(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
@@ -472,6 +489,9 @@ impl Scenario {
     /// A [`ScenarioError`] naming the step and the field: [`ScenarioError::Syntax`] for bad
     /// TOML, [`ScenarioError::Field`] / [`ScenarioError::StepField`] for a missing, unknown or
     /// wrong field, and the errors of [`Scenario::validate`].
+    ///
+    /// # Examples
+    /// See [`Scenario`].
     pub fn from_toml_str(text: &str) -> Result<Scenario, ScenarioError> {
         let table: toml::Table =
             text.parse()
@@ -492,6 +512,24 @@ impl Scenario {
     /// [`ScenarioError::Sequence`] naming the first step that cannot happen;
     /// [`ScenarioError::Shape`] for an empty scenario, one with both steps and a mix, or one
     /// that leaves the call open.
+    ///
+    /// # Examples
+    /// ```
+    /// use voicetk_sources::simulator::{Delay, Party, Scenario, Step, StepKind};
+    ///
+    /// let step = |kind| Step::new(kind, Delay::ZERO);
+    /// let mut scenario = Scenario::scripted("early-hold", "", None, vec![
+    ///     step(StepKind::CallStarted),
+    ///     step(StepKind::Hold(Party::InitialCaller)),
+    ///     step(StepKind::CallEnded),
+    /// ]);
+    /// assert_eq!(
+    ///     scenario.validate().unwrap_err().to_string(),
+    ///     "step 2 (hold): the call is ringing; HOLD needs a connected call"
+    /// );
+    /// scenario.steps.insert(1, step(StepKind::CallConnected));
+    /// assert!(scenario.validate().is_ok());
+    /// ```
     pub fn validate(&self) -> Result<(), ScenarioError> {
         let shape = |message: &str| ScenarioError::Shape {
             name: self.name.clone(),

@@ -96,17 +96,22 @@ fn wrap_up_step() -> Step {
 /// The settings every call needs.
 #[derive(Debug, Clone)]
 struct Settings {
+    /// Seeds every call's random streams.
     seed: u64,
+    /// Decides which events calls send.
     telephony: TelephonyKind,
+    /// How often connected calls send AUDIO_STATS.
     audio_interval: Duration,
 }
 
 /// One call on the timeline: its model, what its script still has to do, and when.
 #[derive(Debug)]
 pub(crate) struct CallRun {
+    /// The call's state, against which each step is planned.
     model: CallModel,
     /// `agent` of every event.
     agent: String,
+    /// The call's own random stream: delays and third parties.
     rng: ChaCha8Rng,
     /// The steps still to come, the next first.
     script: VecDeque<Step>,
@@ -116,6 +121,7 @@ pub(crate) struct CallRun {
     media: Option<Media>,
     /// When the next AUDIO_STATS interval closes; set while the call is connected.
     next_audio_at: Option<Duration>,
+    /// How far apart AUDIO_STATS intervals close.
     audio_interval: Duration,
     /// Events built so far, numbering `eventId`s.
     sent: u64,
@@ -328,13 +334,17 @@ impl CallRun {
 /// ```
 #[derive(Debug)]
 pub struct Timeline {
+    /// What every new call is given.
     settings: Settings,
     /// The configured scenario (a mix picks per call).
     scenario: Scenario,
+    /// Who gets the calls, in turn.
     agents: Vec<String>,
     /// Calls still to place; `None` without end.
     remaining: Option<u64>,
+    /// Mean arrivals per second.
     rate: f64,
+    /// Draws the gaps between arrivals.
     arrivals: ChaCha8Rng,
     /// When the next scripted call arrives; `None` once all have.
     next_arrival: Option<Duration>,
@@ -358,6 +368,23 @@ impl Timeline {
     /// # Errors
     /// A [`ConfigError`] when the configuration is out of range, its scenario cannot be
     /// loaded or is invalid, or (Native telephony) its calls would produce no event.
+    ///
+    /// # Examples
+    /// ```
+    /// use voicetk_events::TelephonyKind;
+    /// use voicetk_sources::simulator::{ConfigError, SimulatorConfig, Timeline};
+    ///
+    /// let config = SimulatorConfig { calls: Some(5), ..SimulatorConfig::default() };
+    /// assert!(Timeline::new(config.clone()).is_ok());
+    ///
+    /// // Calls that only ring are invisible in Native telephony: nothing would ever happen.
+    /// let native = SimulatorConfig {
+    ///     telephony: TelephonyKind::Native,
+    ///     scenario: "abandoned".into(),
+    ///     ..config
+    /// };
+    /// assert!(matches!(Timeline::new(native), Err(ConfigError::Silent(_))));
+    /// ```
     pub fn new(config: SimulatorConfig) -> Result<Timeline, ConfigError> {
         config.validate()?;
         let scenario = Scenario::resolve(&config.scenario)?;

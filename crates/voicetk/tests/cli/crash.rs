@@ -44,12 +44,22 @@ async fn client(url: String, id: usize, acked: Arc<Mutex<BTreeMap<u64, String>>>
         if resp.status().as_u16() != 202 {
             return;
         }
-        let Ok(body) = resp.json::<Value>().await else { return };
-        let seqs: Vec<u64> = body["seqs"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();
+        let Ok(body) = resp.json::<Value>().await else {
+            return;
+        };
+        let seqs: Vec<u64> = body["seqs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_u64().unwrap())
+            .collect();
         assert_eq!(seqs.len(), ids.len());
         let mut acked = acked.lock().unwrap();
         for (seq, event_id) in seqs.into_iter().zip(ids) {
-            assert!(acked.insert(seq, event_id).is_none(), "seq {seq} acknowledged twice");
+            assert!(
+                acked.insert(seq, event_id).is_none(),
+                "seq {seq} acknowledged twice"
+            );
         }
     }
 }
@@ -96,7 +106,10 @@ async fn sigkill_during_ingest_loses_no_acknowledged_event() {
         let _ = tokio::time::timeout(Duration::from_secs(10), c).await;
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 50, "the clients should have had batches acknowledged before the kill");
+    assert!(
+        acked.len() >= 50,
+        "the clients should have had batches acknowledged before the kill"
+    );
 
     let server = ServeProcess::start(dir.path(), &[]);
     let events = all_events(&server.url).await;
@@ -108,7 +121,11 @@ async fn sigkill_during_ingest_loses_no_acknowledged_event() {
         .map(|e| (e["seq"].as_u64().unwrap(), e["eventId"].as_str().unwrap()))
         .collect();
     for (seq, event_id) in &acked {
-        assert_eq!(by_seq.get(seq).copied(), Some(event_id.as_str()), "acknowledged seq {seq} lost or changed");
+        assert_eq!(
+            by_seq.get(seq).copied(),
+            Some(event_id.as_str()),
+            "acknowledged seq {seq} lost or changed"
+        );
     }
     let mut ids: Vec<&str> = by_seq.values().copied().collect();
     ids.sort_unstable();
@@ -118,11 +135,20 @@ async fn sigkill_during_ingest_loses_no_acknowledged_event() {
 
     // The engine came back with the calls' state: each call's next toggle is accepted, and the
     // same toggle again is refused.
-    let calls: Value = reqwest::get(format!("{}/v1/calls", server.url)).await.unwrap().json().await.unwrap();
+    let calls: Value = reqwest::get(format!("{}/v1/calls", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     for call in calls["calls"].as_array().unwrap() {
         let id = call["callId"].as_str().unwrap();
-        let next = if call["muted"] == json!(true) { "UNMUTE" } else { "MUTE" };
+        let next = if call["muted"] == json!(true) {
+            "UNMUTE"
+        } else {
+            "MUTE"
+        };
         let post = || {
             http.post(format!("{}/v1/events", server.url))
                 .header("content-type", "application/json")

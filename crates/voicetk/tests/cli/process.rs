@@ -72,7 +72,10 @@ impl ServeProcess {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "voicetk did not exit within {timeout:?} of SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "voicetk did not exit within {timeout:?} of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -14,7 +14,12 @@ fn run(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -58,21 +63,34 @@ fn invalid_payloads_exit_one_and_name_position_and_path() {
 fn native_telephony_refuses_its_missing_events() {
     let o = run(&["--telephony", "native"], STARTED);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).starts_with("error 1: type: CALL_STARTED is not supported by native telephony"));
+    assert!(
+        stdout(&o).starts_with("error 1: type: CALL_STARTED is not supported by native telephony")
+    );
 }
 
 #[test]
 fn sequence_mode_runs_the_call_model() {
     let hold = r#"{"type":"HOLD","detail":{"callId":"c1","participant":"+1 (415) 999-0000"}}"#;
-    let o = run(&["--sequence"], &format!("{STARTED}\n{CONNECTED}\n{hold}\n{hold}\n"));
+    let o = run(
+        &["--sequence"],
+        &format!("{STARTED}\n{CONNECTED}\n{hold}\n{hold}\n"),
+    );
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(&lines[..3], ["ok CALL_STARTED c1", "ok CALL_CONNECTED c1", "ok HOLD c1"]);
+    assert_eq!(
+        &lines[..3],
+        ["ok CALL_STARTED c1", "ok CALL_CONNECTED c1", "ok HOLD c1"]
+    );
     assert!(lines[3].starts_with("error 4: $: HOLD refused"), "{out}");
     assert!(lines[3].contains("already on hold"), "{out}");
     // Without --sequence the same stream is schema-valid.
-    assert_eq!(run(&[], &format!("{STARTED}\n{hold}\n{hold}\n")).status.code(), Some(0));
+    assert_eq!(
+        run(&[], &format!("{STARTED}\n{hold}\n{hold}\n"))
+            .status
+            .code(),
+        Some(0)
+    );
     // Lenient: accepted with a warning line.
     let o = run(&["--sequence", "--lenient"], &format!("{hold}\n"));
     assert_eq!(o.status.code(), Some(0));
@@ -81,10 +99,16 @@ fn sequence_mode_runs_the_call_model() {
 
 #[test]
 fn usage_and_io_errors_exit_two() {
-    let o = voicetk().args(["validate", "/no/such/file.json"]).output().unwrap();
+    let o = voicetk()
+        .args(["validate", "/no/such/file.json"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read /no/such/file.json"));
-    let o = voicetk().args(["validate", "--telephony", "cloud"]).output().unwrap();
+    let o = voicetk()
+        .args(["validate", "--telephony", "cloud"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let o = voicetk().args(["validate", "--lenient"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "--lenient requires --sequence");
