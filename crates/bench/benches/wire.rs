@@ -258,7 +258,8 @@ fn dispatch_benches(c: &mut Criterion) {
                 }
             })
         });
-        assert!(calls.load(Ordering::Relaxed) > 0);
+        // Zero when a filter on the command line skipped this bench.
+        black_box(calls.load(Ordering::Relaxed));
     }
     group.finish();
 }
@@ -294,7 +295,8 @@ fn pipeline_benches(c: &mut Criterion) {
                 BatchSize::LargeInput,
             )
         });
-        assert!(calls.load(Ordering::Relaxed) > 0);
+        // Zero when a filter on the command line skipped this bench.
+        black_box(calls.load(Ordering::Relaxed));
     }
     group.finish();
 }

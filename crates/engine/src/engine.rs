@@ -148,6 +148,9 @@ pub struct Engine {
     frames: Vec<Frame>,
     /// Changes to the idempotency window while a checkpoint is open, oldest first.
     id_undo: Vec<IdChange>,
+    /// Changes to the dirty set while a checkpoint is open, oldest first: journaling them is
+    /// O(change), where copying the set at each checkpoint was O(set) per request.
+    dirty_undo: Vec<DirtyChange>,
 }
 
 /// What one open checkpoint needs to restore the engine.
@@ -157,12 +160,21 @@ struct Frame {
     generation: u64,
     /// `last_seq` at the checkpoint.
     last_seq: u64,
-    /// The dirty set at the checkpoint.
-    dirty: HashSet<String>,
+    /// Length of `Engine::dirty_undo` at the checkpoint.
+    dirty_mark: usize,
     /// Each call touched since the checkpoint, as it was then (`None`: it did not exist).
     calls: HashMap<String, Option<CallState>>,
     /// Length of `Engine::id_undo` at the checkpoint.
     id_mark: usize,
+}
+
+/// One change to the dirty set, journaled so a rollback can undo it.
+#[derive(Debug)]
+enum DirtyChange {
+    /// The id was not in the set and was added.
+    Added(String),
+    /// `take_dirty` handed these ids out.
+    Taken(Vec<String>),
 }
 
 /// One change to the idempotency window, journaled so a rollback can undo it.
@@ -187,6 +199,7 @@ impl Engine {
             dirty: HashSet::new(),
             frames: Vec::new(),
             id_undo: Vec::new(),
+            dirty_undo: Vec::new(),
         }
     }
 
@@ -342,7 +355,7 @@ impl Engine {
         self.frames.push(Frame {
             generation,
             last_seq: self.last_seq,
-            dirty: self.dirty.clone(),
+            dirty_mark: self.dirty_undo.len(),
             calls: HashMap::new(),
             id_mark: self.id_undo.len(),
         });
@@ -379,7 +392,10 @@ impl Engine {
                     }
                 }
             }
-            None => self.id_undo.clear(),
+            None => {
+                self.id_undo.clear();
+                self.dirty_undo.clear();
+            }
         }
     }
 
@@ -454,16 +470,29 @@ impl Engine {
         }
     }
 
-    /// The ids of the calls changed since the last call of this function, sorted, so the log
-    /// can persist their snapshots in the same transaction as the events.
+    /// The ids of the calls changed since the last call of this function, in no particular
+    /// order, so the log can persist their snapshots in the same transaction as the events.
     ///
     /// For each id, [`call`](Self::call) gives the snapshot to write; `None` means the call was
     /// evicted (see [`EngineConfig::closed_call_retention`]) and its snapshot should be deleted.
     /// A rollback restores the set as it was at the checkpoint, ids taken since included.
     pub fn take_dirty(&mut self) -> Vec<String> {
-        let mut ids: Vec<String> = self.dirty.drain().collect();
-        ids.sort_unstable();
+        let ids: Vec<String> = self.dirty.drain().collect();
+        if !self.frames.is_empty() && !ids.is_empty() {
+            self.dirty_undo.push(DirtyChange::Taken(ids.clone()));
+        }
         ids
+    }
+
+    /// Marks a call changed, journaling the addition under an open checkpoint.
+    fn mark_dirty(&mut self, call_id: &str) {
+        if self.dirty.contains(call_id) {
+            return;
+        }
+        self.dirty.insert(call_id.to_owned());
+        if !self.frames.is_empty() {
+            self.dirty_undo.push(DirtyChange::Added(call_id.to_owned()));
+        }
     }
 
     /// The `seq` of an earlier event with the same `eventId`, if remembered.
@@ -498,9 +527,7 @@ impl Engine {
         let telephony = self.config.telephony;
         let call_id = event.call_id();
         self.touch(call_id);
-        if !self.dirty.contains(call_id) {
-            self.dirty.insert(call_id.to_owned());
-        }
+        self.mark_dirty(call_id);
         let opened = !self.calls.contains_key(call_id);
         if opened {
             self.calls
@@ -531,7 +558,7 @@ impl Engine {
             };
             self.touch(&call_id);
             self.calls.remove(&call_id);
-            self.dirty.insert(call_id);
+            self.mark_dirty(&call_id);
         }
     }
 
@@ -613,8 +640,16 @@ impl Engine {
                 None => break,
             }
         }
+        while self.dirty_undo.len() > frame.dirty_mark {
+            match self.dirty_undo.pop() {
+                Some(DirtyChange::Added(id)) => {
+                    self.dirty.remove(&id);
+                }
+                Some(DirtyChange::Taken(ids)) => self.dirty.extend(ids),
+                None => break,
+            }
+        }
         self.last_seq = frame.last_seq;
-        self.dirty = frame.dirty;
     }
 }
 

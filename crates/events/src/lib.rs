@@ -44,6 +44,7 @@ mod error;
 mod event;
 mod kind;
 mod parse;
+mod raw;
 
 pub use envelope::Envelope;
 pub use error::{ErrorKind, ValidationError};

@@ -1,7 +1,7 @@
 //! Parsing and validation: bytes or a JSON value in, a typed [`Envelope`] or a
 //! [`ValidationError`] naming the JSON path out. Never panics, whatever the input.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::envelope::Envelope;
 use crate::error::{ErrorKind, ValidationError};
@@ -10,6 +10,7 @@ use crate::event::{
     TelephonyEvent,
 };
 use crate::kind::{CallType, Channel, EventType, TelephonyKind};
+use crate::raw::{Detail, DetailFields, Top};
 
 /// The default per-payload size limit: 64 KiB, far above any real event (a few hundred bytes).
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 64 * 1024;
@@ -62,8 +63,8 @@ impl ParseOptions {
 /// ```
 pub fn parse_event(bytes: &[u8], opts: &ParseOptions) -> Result<Envelope, ValidationError> {
     check_size(bytes.len(), opts)?;
-    let value: Value = serde_json::from_slice(bytes).map_err(malformed)?;
-    from_value(value, opts)
+    let top: Top = serde_json::from_slice(bytes).map_err(malformed)?;
+    from_top(top, opts)
 }
 
 /// Validates an already-parsed JSON value (no size check).
@@ -71,14 +72,22 @@ pub fn parse_event(bytes: &[u8], opts: &ParseOptions) -> Result<Envelope, Valida
 /// # Errors
 /// As [`parse_event`], except for size and syntax.
 pub fn from_value(value: Value, opts: &ParseOptions) -> Result<Envelope, ValidationError> {
-    let Value::Object(mut top) = value else {
-        return Err(ValidationError::new(
-            ErrorKind::WrongType,
-            "$",
-            format!("expected a JSON object, found {}", describe(&value)),
-        ));
+    from_top(Top::from_value(value), opts)
+}
+
+/// Validation proper, on the payload's fields however they were read.
+fn from_top(top: Top, opts: &ParseOptions) -> Result<Envelope, ValidationError> {
+    let top = match top {
+        Top::Object(fields) => fields,
+        Top::NotObject(found) => {
+            return Err(ValidationError::new(
+                ErrorKind::WrongType,
+                "$",
+                format!("expected a JSON object, found {found}"),
+            ));
+        }
     };
-    let event_type = match top.remove("type") {
+    let event_type = match top.event_type {
         None => {
             return Err(missing(
                 "type",
@@ -100,36 +109,36 @@ pub fn from_value(value: Value, opts: &ParseOptions) -> Result<Envelope, Validat
     if !event_type.is_supported_by(opts.telephony) {
         return Err(unsupported(event_type, opts.telephony, "type"));
     }
-    let detail = match top.remove("detail") {
+    let detail = match top.detail {
         None => return Err(missing("detail", "an object")),
-        Some(Value::Object(d)) => d,
-        Some(other) => return Err(wrong_type("detail", "an object", &other)),
+        Some(Detail::Object(d)) => d,
+        Some(Detail::NotObject(other)) => return Err(wrong_type("detail", "an object", &other)),
     };
     let event = parse_detail(event_type, detail)?;
 
     let mut envelope = Envelope::new(event);
-    if let Some(v) = top.remove("seq") {
+    if let Some(v) = top.seq {
         envelope.seq = Some(non_negative_int("seq", v)?);
     }
-    if let Some(v) = top.remove("timestamp") {
+    if let Some(v) = top.timestamp {
         envelope.timestamp = Some(timestamp("timestamp", v)?);
     }
-    if let Some(v) = top.remove("agent") {
+    if let Some(v) = top.agent {
         envelope.agent = Some(non_empty_string("agent", v)?);
     }
-    if let Some(v) = top.remove("eventId") {
+    if let Some(v) = top.event_id {
         envelope.event_id = Some(non_empty_string("eventId", v)?);
     }
-    if let Some(v) = top.remove("warnings") {
+    if let Some(v) = top.warnings {
         envelope.warnings = string_array("warnings", v)?;
     }
-    if let Some(v) = top.remove("replayed") {
+    if let Some(v) = top.replayed {
         envelope.replayed = match v {
             Value::Bool(b) => b,
             other => return Err(wrong_type("replayed", "a boolean", &other)),
         };
     }
-    envelope.extra = top;
+    envelope.extra = top.extra;
     Ok(envelope)
 }
 
@@ -147,16 +156,35 @@ pub fn unsupported(event_type: EventType, kind: TelephonyKind, path: &str) -> Va
 
 fn parse_detail(
     event_type: EventType,
-    mut d: Map<String, Value>,
+    mut d: DetailFields,
 ) -> Result<TelephonyEvent, ValidationError> {
-    let call_id = match d.remove("callId") {
+    let call_id = match d.call_id.take() {
         None => return Err(missing("detail.callId", "a non-empty string")),
         Some(v) => non_empty_string("detail.callId", v)?,
     };
+    // Fields the spec gives other events are this event's extras, kept as they came.
+    d.return_unused(match event_type {
+        EventType::AudioStats => &[
+            "stats",
+            "packetsLost",
+            "packetsCount",
+            "jitterBufferMillis",
+            "roundTripTimeMillis",
+            "statsCount",
+            "mos",
+        ],
+        EventType::CallStarted => &["callType", "participant"],
+        EventType::CallConnected => &["callType", "participant", "callAttributes"],
+        EventType::Hold
+        | EventType::Resume
+        | EventType::ParticipantAdded
+        | EventType::ParticipantRemoved => &["participant"],
+        _ => &[],
+    });
     let call = |call_id: String, extra: Extra| CallDetail { call_id, extra };
     Ok(match event_type {
         EventType::AudioStats => {
-            let stats = match take(&mut d, "stats", "detail.stats", CHANNEL_EXPECTED)? {
+            let stats = match take(d.stats.take(), "detail.stats", CHANNEL_EXPECTED)? {
                 Value::String(s) => match s.as_str() {
                     "inputChannelStats" => Channel::Input,
                     "outputChannelStats" => Channel::Output,
@@ -170,17 +198,19 @@ fn parse_detail(
                 },
                 other => return Err(wrong_type("detail.stats", CHANNEL_EXPECTED, &other)),
             };
-            let mut counter = |name: &'static str, path: &'static str| {
-                take(&mut d, name, path, "a non-negative integer")
-                    .and_then(|v| non_negative_int(path, v))
+            let counter = |v: Option<Value>, path: &'static str| {
+                take(v, path, "a non-negative integer").and_then(|v| non_negative_int(path, v))
             };
-            let packets_lost = counter("packetsLost", "detail.packetsLost")?;
-            let packets_count = counter("packetsCount", "detail.packetsCount")?;
-            let jitter_buffer_millis = counter("jitterBufferMillis", "detail.jitterBufferMillis")?;
-            let round_trip_time_millis =
-                counter("roundTripTimeMillis", "detail.roundTripTimeMillis")?;
-            let stats_count = counter("statsCount", "detail.statsCount")?;
-            let mos = match d.remove("mos") {
+            let packets_lost = counter(d.packets_lost.take(), "detail.packetsLost")?;
+            let packets_count = counter(d.packets_count.take(), "detail.packetsCount")?;
+            let jitter_buffer_millis =
+                counter(d.jitter_buffer_millis.take(), "detail.jitterBufferMillis")?;
+            let round_trip_time_millis = counter(
+                d.round_trip_time_millis.take(),
+                "detail.roundTripTimeMillis",
+            )?;
+            let stats_count = counter(d.stats_count.take(), "detail.statsCount")?;
+            let mos = match d.mos.take() {
                 None | Some(Value::Null) => None,
                 Some(Value::Number(n)) => n.as_f64(),
                 Some(other) => return Err(wrong_type("detail.mos", "a number", &other)),
@@ -194,23 +224,23 @@ fn parse_detail(
                 round_trip_time_millis,
                 stats_count,
                 mos,
-                extra: d,
+                extra: d.extra,
             })
         }
         EventType::CallStarted => {
-            let call_type = call_type(&mut d)?;
-            let participant = participant(&mut d)?;
+            let call_type = call_type(d.call_type.take())?;
+            let participant = participant(d.participant.take())?;
             TelephonyEvent::CallStarted(CallStartedDetail {
                 call_id,
                 call_type,
                 participant,
-                extra: d,
+                extra: d.extra,
             })
         }
         EventType::CallConnected => {
-            let call_type = call_type(&mut d)?;
-            let participant = participant(&mut d)?;
-            let call_attributes = match d.remove("callAttributes") {
+            let call_type = call_type(d.call_type.take())?;
+            let participant = participant(d.participant.take())?;
+            let call_attributes = match d.call_attributes.take() {
                 None => None,
                 Some(Value::Object(attrs)) => Some(attrs),
                 Some(other) => {
@@ -222,18 +252,18 @@ fn parse_detail(
                 call_type,
                 participant,
                 call_attributes,
-                extra: d,
+                extra: d.extra,
             })
         }
         EventType::Hold
         | EventType::Resume
         | EventType::ParticipantAdded
         | EventType::ParticipantRemoved => {
-            let participant = participant(&mut d)?;
+            let participant = participant(d.participant.take())?;
             let p = ParticipantDetail {
                 call_id,
                 participant,
-                extra: d,
+                extra: d.extra,
             };
             match event_type {
                 EventType::Hold => TelephonyEvent::Hold(p),
@@ -242,31 +272,26 @@ fn parse_detail(
                 _ => TelephonyEvent::ParticipantRemoved(p),
             }
         }
-        EventType::CallEnded => TelephonyEvent::CallEnded(call(call_id, d)),
-        EventType::Mute => TelephonyEvent::Mute(call(call_id, d)),
-        EventType::Unmute => TelephonyEvent::Unmute(call(call_id, d)),
-        EventType::Conference => TelephonyEvent::Conference(call(call_id, d)),
-        EventType::Swap => TelephonyEvent::Swap(call(call_id, d)),
-        EventType::PauseRecording => TelephonyEvent::PauseRecording(call(call_id, d)),
-        EventType::ResumeRecording => TelephonyEvent::ResumeRecording(call(call_id, d)),
-        EventType::WrapUpEnded => TelephonyEvent::WrapUpEnded(call(call_id, d)),
+        EventType::CallEnded => TelephonyEvent::CallEnded(call(call_id, d.extra)),
+        EventType::Mute => TelephonyEvent::Mute(call(call_id, d.extra)),
+        EventType::Unmute => TelephonyEvent::Unmute(call(call_id, d.extra)),
+        EventType::Conference => TelephonyEvent::Conference(call(call_id, d.extra)),
+        EventType::Swap => TelephonyEvent::Swap(call(call_id, d.extra)),
+        EventType::PauseRecording => TelephonyEvent::PauseRecording(call(call_id, d.extra)),
+        EventType::ResumeRecording => TelephonyEvent::ResumeRecording(call(call_id, d.extra)),
+        EventType::WrapUpEnded => TelephonyEvent::WrapUpEnded(call(call_id, d.extra)),
     })
 }
 
 const CHANNEL_EXPECTED: &str = "\"inputChannelStats\" or \"outputChannelStats\"";
 const CALL_TYPE_EXPECTED: &str = "\"inbound\" or \"outbound\"";
 
-fn take(
-    d: &mut Map<String, Value>,
-    name: &str,
-    path: &str,
-    expected: &str,
-) -> Result<Value, ValidationError> {
-    d.remove(name).ok_or_else(|| missing(path, expected))
+fn take(v: Option<Value>, path: &str, expected: &str) -> Result<Value, ValidationError> {
+    v.ok_or_else(|| missing(path, expected))
 }
 
-fn call_type(d: &mut Map<String, Value>) -> Result<CallType, ValidationError> {
-    match take(d, "callType", "detail.callType", CALL_TYPE_EXPECTED)? {
+fn call_type(v: Option<Value>) -> Result<CallType, ValidationError> {
+    match take(v, "detail.callType", CALL_TYPE_EXPECTED)? {
         Value::String(s) => match s.as_str() {
             "inbound" => Ok(CallType::Inbound),
             "outbound" => Ok(CallType::Outbound),
@@ -280,8 +305,8 @@ fn call_type(d: &mut Map<String, Value>) -> Result<CallType, ValidationError> {
     }
 }
 
-fn participant(d: &mut Map<String, Value>) -> Result<String, ValidationError> {
-    let v = take(d, "participant", "detail.participant", "a non-empty string")?;
+fn participant(v: Option<Value>) -> Result<String, ValidationError> {
+    let v = take(v, "detail.participant", "a non-empty string")?;
     non_empty_string("detail.participant", v)
 }
 
@@ -376,7 +401,7 @@ fn wrong_type(path: &str, expected: &str, found: &Value) -> ValidationError {
 }
 
 /// A short description of a JSON value for error messages: its type and, for scalars, the value.
-fn describe(v: &Value) -> String {
+pub(crate) fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => format!("a boolean ({b})"),

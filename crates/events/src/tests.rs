@@ -437,7 +437,39 @@ fn arb_json() -> impl Strategy<Value = Value> {
     })
 }
 
+#[test]
+fn fields_of_other_event_types_are_extras_and_kept() {
+    // `stats` and `callType` mean nothing for HOLD: they are extras, preserved as given (even
+    // when they would be invalid for the events that own them).
+    let v = json!({"type":"HOLD","detail":{"callId":"c","participant":"p","stats":7,"callType":"sideways","mos":"n/a"}});
+    let env = from_value(v.clone(), &opts()).unwrap();
+    assert_eq!(env.event.extra().get("stats"), Some(&json!(7)));
+    let back: Value = serde_json::from_str(&env.to_json()).unwrap();
+    assert_eq!(back, v);
+    let from_bytes = parse_event(v.to_string().as_bytes(), &opts()).unwrap();
+    assert_eq!(from_bytes, env);
+}
+
+#[test]
+fn duplicate_keys_keep_the_last_value_like_serde_json() {
+    let text =
+        r#"{"type":"MUTE","type":"UNMUTE","detail":{"callId":"a","callId":"b","x":1,"x":2}}"#;
+    let env = parse_event(text.as_bytes(), &opts()).unwrap();
+    assert_eq!((env.event_type(), env.call_id()), (EventType::Unmute, "b"));
+    assert_eq!(env.event.extra().get("x"), Some(&json!(2)));
+}
+
 proptest! {
+    #[test]
+    fn reading_bytes_and_reading_a_value_agree(v in arb_json()) {
+        // parse_event reads the bytes in one pass; from_value walks a parsed Value. Same
+        // payload, same answer: the same envelope, or the same error.
+        let bytes = serde_json::to_vec(&v).unwrap();
+        let big = ParseOptions { max_bytes: usize::MAX, ..opts() };
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        prop_assert_eq!(parse_event(&bytes, &big), from_value(value, &big));
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse_event(&bytes, &opts());

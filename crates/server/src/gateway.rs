@@ -355,7 +355,8 @@ impl Writer {
                 }
                 Command::Stop => {}
                 Command::Append { envelopes, reply } => {
-                    let checkpoint = self.engine.checkpoint();
+                    // One event is applied or refused whole; only batches need a journal.
+                    let checkpoint = (envelopes.len() > 1).then(|| self.engine.checkpoint());
                     let start = accepted.len();
                     let mut seqs = Vec::with_capacity(envelopes.len());
                     let mut refused = None;
@@ -379,12 +380,16 @@ impl Writer {
                     }
                     match refused {
                         Some(err) => {
-                            self.engine.rollback(checkpoint);
+                            if let Some(cp) = checkpoint {
+                                self.engine.rollback(cp);
+                            }
                             accepted.truncate(start);
                             let _ = reply.send(Err(err));
                         }
                         None => {
-                            self.engine.commit(checkpoint);
+                            if let Some(cp) = checkpoint {
+                                self.engine.commit(cp);
+                            }
                             pending.push(Pending { reply, seqs });
                         }
                     }
