@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -129,14 +129,8 @@ impl Session {
                                     let replay = std::mem::take(&mut f.replay);
                                     let upto = f.replay_upto;
                                     feed = Some(f);
-                                    let mut stopped = None;
-                                    for (_, json) in replay {
-                                        if let Err(s) = send_bytes(&mut tx, json, send_timeout).await {
-                                            stopped = Some(s);
-                                            break;
-                                        }
-                                    }
-                                    if let Some(s) = stopped {
+                                    let frames = replay.into_iter().map(|(_, json)| json);
+                                    if let Err(s) = send_frames(&mut tx, frames, send_timeout).await {
                                         break s;
                                     }
                                     if let Some(seq) = upto {
@@ -176,11 +170,39 @@ impl Session {
                 }
                 item = next_event(&mut feed) => match item {
                     Some(Ok(d)) => {
-                        if let Err(s) = send_bytes(&mut tx, d.json.clone(), send_timeout).await {
+                        // Send this event and whatever else is ready, then flush once: under
+                        // load that is one write per burst instead of one per event.
+                        let mut batch = vec![d];
+                        let mut after = None;
+                        if let Some(f) = feed.as_mut() {
+                            while batch.len() < MAX_FRAMES_PER_FLUSH {
+                                match f.live.next().now_or_never() {
+                                    Some(Some(Ok(d))) => batch.push(d),
+                                    Some(other) => {
+                                        after = Some(other);
+                                        break;
+                                    }
+                                    None => break,
+                                }
+                            }
+                        }
+                        let last = batch.last().map(|d| d.seq);
+                        if let Err(s) = send_batch(&mut tx, batch, send_timeout).await {
                             break s;
                         }
-                        if let Some(g) = &guard {
-                            g.delivered(d.seq);
+                        if let (Some(g), Some(seq)) = (&guard, last) {
+                            g.delivered(seq);
+                        }
+                        match after {
+                            Some(Some(Err(e))) => {
+                                let _ = close(&mut tx, CLOSE_DELIVERY_FAILED, &format!("delivery failed: {e}")).await;
+                                return;
+                            }
+                            Some(None) => {
+                                let _ = close(&mut tx, 1001, "server shutting down").await;
+                                return;
+                            }
+                            _ => {}
                         }
                     }
                     Some(Err(e)) => {
@@ -222,9 +244,35 @@ async fn next_event(
 
 type Tx = futures::stream::SplitSink<WebSocket, Message>;
 
-async fn send_bytes(tx: &mut Tx, json: bytes::Bytes, timeout: Duration) -> Result<(), Stop> {
-    let text = Utf8Bytes::try_from(json).map_err(|_| Stop::Gone)?;
-    send(tx, Message::Text(text), timeout).await
+/// Most frames written before one flush.
+const MAX_FRAMES_PER_FLUSH: usize = 64;
+
+async fn send_batch(
+    tx: &mut Tx,
+    batch: Vec<std::sync::Arc<voicetk_delivery::Delivered>>,
+    timeout: Duration,
+) -> Result<(), Stop> {
+    // The shared serialized bytes go out as they are: no copy, no re-serialization.
+    send_frames(tx, batch.into_iter().map(|d| d.json.clone()), timeout).await
+}
+
+/// Writes text frames, then flushes once; the whole write is bounded by `timeout`.
+async fn send_frames(
+    tx: &mut Tx,
+    frames: impl IntoIterator<Item = bytes::Bytes>,
+    timeout: Duration,
+) -> Result<(), Stop> {
+    let write = async {
+        for json in frames {
+            let text = Utf8Bytes::try_from(json).map_err(|_| Stop::Gone)?;
+            tx.feed(Message::Text(text)).await.map_err(|_| Stop::Gone)?;
+        }
+        tx.flush().await.map_err(|_| Stop::Gone)
+    };
+    match tokio::time::timeout(timeout, write).await {
+        Ok(r) => r,
+        Err(_) => Err(Stop::Stalled),
+    }
 }
 
 async fn send(tx: &mut Tx, msg: Message, timeout: Duration) -> Result<(), Stop> {
