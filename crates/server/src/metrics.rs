@@ -203,6 +203,7 @@ impl Metrics {
             metrics: self.clone(),
             transport,
             position,
+            resyncs: AtomicU64::new(0),
         }
     }
 
@@ -237,12 +238,22 @@ pub struct SubscriberGuard {
     metrics: Arc<Metrics>,
     transport: &'static str,
     position: Arc<AtomicU64>,
+    /// Resyncs already counted for this subscriber.
+    resyncs: AtomicU64,
 }
 
 impl SubscriberGuard {
     /// Records the last seq delivered to this subscriber.
     pub fn delivered(&self, seq: u64) {
         self.position.store(seq, Ordering::Relaxed);
+    }
+
+    /// Records the subscriber's resync total so far (from its resume stream); counts the new ones.
+    pub fn resyncs(&self, total: u64) {
+        let before = self.resyncs.swap(total, Ordering::Relaxed);
+        for _ in before..total {
+            self.metrics.resynced(self.transport);
+        }
     }
 }
 

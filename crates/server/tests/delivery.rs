@@ -260,3 +260,57 @@ async fn stalled_subscriber_does_not_slow_the_others() {
     );
     drop(stalled);
 }
+
+#[tokio::test]
+async fn a_lagging_subscriber_is_resynced_from_the_log_and_misses_nothing() {
+    let s = TestServer::with(|c| c.limits.subscriber_buffer = 4, Vec::new()).await;
+    s.post(&connected("lag", "p")).await;
+    let mut ws = s.ws(json!({"op":"subscribe","after":1}), None).await;
+    // 400 events in big batches while the subscriber reads slowly: its 4-event queue overflows
+    // again and again.
+    for batch in 0..4 {
+        let lines: Vec<Value> = (0..100)
+            .map(|i| {
+                call_only(
+                    if (batch * 100 + i) % 2 == 0 {
+                        "MUTE"
+                    } else {
+                        "UNMUTE"
+                    },
+                    "lag",
+                )
+            })
+            .collect();
+        assert_eq!(s.post_ndjson(&lines).await.0, 202);
+    }
+    for expected in 2..=401u64 {
+        let e = ws.next_event().await;
+        assert_eq!(
+            e["seq"].as_u64(),
+            Some(expected),
+            "gap or duplicate after a resync"
+        );
+        if expected % 50 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let text = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resyncs: u64 = text
+        .lines()
+        .find(|l| l.starts_with("voicetk_subscriber_resyncs_total{transport=\"ws\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        resyncs >= 1,
+        "the subscriber should have been resynced at least once:\n{text}"
+    );
+}

@@ -166,6 +166,7 @@ async fn pump(
                         return slow(stalled);
                     }
                     guard.delivered(d.seq);
+                    guard.resyncs(feed.live.resyncs());
                 }
                 Some(Err(e)) => {
                     let body = ApiError::unavailable(format!("event delivery failed: {e}")).body();

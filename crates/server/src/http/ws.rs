@@ -192,6 +192,9 @@ impl Session {
                         }
                         if let (Some(g), Some(seq)) = (&guard, last) {
                             g.delivered(seq);
+                            if let Some(f) = feed.as_ref() {
+                                g.resyncs(f.live.resyncs());
+                            }
                         }
                         match after {
                             Some(Some(Err(e))) => {
