@@ -272,3 +272,38 @@ async fn demo_serves_simulated_calls_and_the_console() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn stores_and_sources_not_in_this_build_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = voicetk()
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--store",
+            "nats://127.0.0.1:4222",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NATS JetStream store is not available yet")
+    );
+    let out = voicetk()
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--source",
+            "baresip:127.0.0.1:4444",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("baresip source is not available"));
+}
