@@ -133,7 +133,9 @@ pub struct Engine {
     /// The last `seq` handed out; the next accepted event gets `last_seq + 1`.
     last_seq: u64,
     /// Every tracked call by `callId`.
-    calls: HashMap<String, CallState>,
+    /// Shared (`Arc`) so a reader such as the gateway's calls view can hold a snapshot
+    /// without copying it; a change copies the call only while someone else holds it.
+    calls: HashMap<String, Arc<CallState>>,
     /// The finished calls as `(last_seq, callId)`: a finished call never changes, so its
     /// `last_seq` orders calls by when they finished, oldest first, for eviction.
     finished: BTreeSet<(u64, String)>,
@@ -163,7 +165,7 @@ struct Frame {
     /// Length of `Engine::dirty_undo` at the checkpoint.
     dirty_mark: usize,
     /// Each call touched since the checkpoint, as it was then (`None`: it did not exist).
-    calls: HashMap<String, Option<CallState>>,
+    calls: HashMap<String, Option<Arc<CallState>>>,
     /// Length of `Engine::id_undo` at the checkpoint.
     id_mark: usize,
 }
@@ -319,12 +321,18 @@ impl Engine {
 
     /// The state of one call, if tracked.
     pub fn call(&self, call_id: &str) -> Option<&CallState> {
-        self.calls.get(call_id)
+        self.calls.get(call_id).map(|c| &**c)
+    }
+
+    /// A shared handle to one call's current state: cheap to keep (no copy); the engine copies
+    /// the call before changing it while such a handle is alive.
+    pub fn call_shared(&self, call_id: &str) -> Option<Arc<CallState>> {
+        self.calls.get(call_id).cloned()
     }
 
     /// Every tracked call, finished ones included, in no particular order.
     pub fn calls(&self) -> impl Iterator<Item = &CallState> {
-        self.calls.values()
+        self.calls.values().map(|c| &**c)
     }
 
     /// The calls that are not finished, in no particular order: started, connected, and, for
@@ -335,6 +343,7 @@ impl Engine {
         let telephony = self.config.telephony;
         self.calls
             .values()
+            .map(|c| &**c)
             .filter(move |call| !call.is_finished(telephony))
     }
 
@@ -430,10 +439,10 @@ impl Engine {
                     .finished
                     .insert((call.last_seq, call.call_id.clone()));
             }
-            if let Some(replaced) = engine.calls.insert(call.call_id.clone(), call) {
+            if let Some(replaced) = engine.calls.insert(call.call_id.clone(), Arc::new(call)) {
                 engine
                     .finished
-                    .remove(&(replaced.last_seq, replaced.call_id));
+                    .remove(&(replaced.last_seq, replaced.call_id.clone()));
             }
         }
         recent_event_ids.sort_by_key(|&(_, seq)| seq);
@@ -453,7 +462,7 @@ impl Engine {
     /// Everything [`restore`](Self::restore) needs, in a deterministic order: calls by
     /// `callId`, event ids oldest first. Two engines in the same state give equal snapshots.
     pub fn snapshot(&self) -> EngineSnapshot {
-        let mut calls: Vec<CallState> = self.calls.values().cloned().collect();
+        let mut calls: Vec<CallState> = self.calls.values().map(|c| (**c).clone()).collect();
         calls.sort_by(|a, b| a.call_id.cmp(&b.call_id));
         let recent_event_ids = self
             .event_id_order
@@ -503,7 +512,7 @@ impl Engine {
 
     /// The strict verdict, turned into warnings when lenient.
     fn verdict(&self, envelope: &Envelope) -> Result<Vec<String>, Refusal> {
-        let call = self.calls.get(envelope.call_id());
+        let call = self.call(envelope.call_id());
         match evaluate(self.config.telephony, call, &envelope.event) {
             Ok(()) => Ok(Vec::new()),
             Err(refusal)
@@ -530,10 +539,13 @@ impl Engine {
         self.mark_dirty(call_id);
         let opened = !self.calls.contains_key(call_id);
         if opened {
-            self.calls
-                .insert(call_id.to_owned(), CallState::blank(call_id, seq, now));
+            self.calls.insert(
+                call_id.to_owned(),
+                Arc::new(CallState::blank(call_id, seq, now)),
+            );
         }
-        let call = self.calls.get_mut(call_id)?;
+        // Copies the call only if a checkpoint or a reader still holds this version.
+        let call = Arc::make_mut(self.calls.get_mut(call_id)?);
         let was_finished = call.is_finished(telephony);
         apply_effect(call, event, opened, seq, now);
         call.updated_at = now;

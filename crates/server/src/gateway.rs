@@ -133,7 +133,8 @@ impl Gateway {
         let engine = recover_engine(&config.engine, log.as_ref()).await?;
         let calls = engine
             .calls()
-            .map(|c| (c.call_id.clone(), Arc::new(c.clone())))
+            .filter_map(|c| engine.call_shared(&c.call_id))
+            .map(|c| (c.call_id.clone(), c))
             .collect();
         let shared = Arc::new(Shared {
             hub,
@@ -409,15 +410,16 @@ impl Writer {
         let mut removed = Vec::new();
         let mut view_updates = Vec::new();
         for call_id in dirty {
-            match self.engine.call(&call_id) {
+            // The view shares the engine's version of the call: no copy.
+            match self.engine.call_shared(&call_id) {
                 Some(call) => {
-                    match serde_json::to_string(call) {
+                    match serde_json::to_string(&*call) {
                         Ok(json) => snapshots.push((call_id.clone(), json)),
                         Err(e) => {
                             tracing::error!(call_id, error = %e, "cannot serialize call snapshot")
                         }
                     }
-                    view_updates.push((call_id, Some(Arc::new(call.clone()))));
+                    view_updates.push((call_id, Some(call)));
                 }
                 None => {
                     removed.push(call_id.clone());
