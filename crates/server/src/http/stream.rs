@@ -10,10 +10,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, Sse};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -83,7 +85,7 @@ pub(super) async fn sse(
             ApiError::unavailable("too many stream connections (limits.max_connections)")
         })?;
     let feed = feed::open(&state, &principal, &req).await?;
-    let (tx, rx) = mpsc::channel::<Event>(SSE_QUEUE);
+    let (tx, rx) = mpsc::channel::<Frame>(SSE_QUEUE);
     let metrics = state.gateway().metrics().clone();
     let guard = metrics.subscriber("sse", feed.live.last_seq());
     let limits = state.limits().clone();
@@ -101,21 +103,58 @@ pub(super) async fn sse(
         )
         .await;
     });
-    Ok(Sse::new(ReceiverStream::new(rx).map(Ok::<_, Infallible>)).into_response())
+    // Each frame goes out as its parts: the payload bytes are the ones every subscriber shares.
+    let body = ReceiverStream::new(rx).flat_map(|f| {
+        futures::stream::iter(
+            [f.head, f.data, Bytes::from_static(b"\n\n")].map(Ok::<_, Infallible>),
+        )
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// One SSE event: its `id:`/`event:` lines and the start of `data:`, then the payload bytes
+/// (one line of compact JSON).
+struct Frame {
+    head: Bytes,
+    data: Bytes,
+}
+
+impl Frame {
+    fn new(id: Option<u64>, event: &str, data: Bytes) -> Frame {
+        let head = match id {
+            Some(id) => format!("id: {id}\nevent: {event}\ndata: "),
+            None => format!("event: {event}\ndata: "),
+        };
+        Frame {
+            head: Bytes::from(head),
+            data,
+        }
+    }
+
+    fn json(id: Option<u64>, event: &str, data: &serde_json::Value) -> Frame {
+        Frame::new(id, event, Bytes::from(data.to_string()))
+    }
 }
 
 /// Moves the feed into the client's queue until the client leaves, stalls, or the server
 /// shuts down.
 async fn pump(
     mut feed: Feed,
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Frame>,
     heartbeat: Duration,
     send_timeout: Duration,
     shutdown: CancellationToken,
     guard: SubscriberGuard,
     metrics: Arc<Metrics>,
 ) {
-    let send = |event: Event| {
+    let send = |event: Frame| {
         let tx = tx.clone();
         async move {
             match tokio::time::timeout(send_timeout, tx.send(event)).await {
@@ -131,8 +170,7 @@ async fn pump(
         }
     };
     for (event_type, json) in std::mem::take(&mut feed.replay) {
-        let data = String::from_utf8_lossy(&json).into_owned();
-        if let Err(stalled) = send(Event::default().event(event_type.as_str()).data(data)).await {
+        if let Err(stalled) = send(Frame::new(None, event_type.as_str(), json)).await {
             return slow(stalled);
         }
     }
@@ -145,12 +183,8 @@ async fn pump(
     loop {
         tokio::select! {
             () = shutdown.cancelled() => {
-                let _ = send(
-                    Event::default()
-                        .event("close")
-                        .data(json!({"reason": "server shutting down", "seq": feed.live.last_seq()}).to_string()),
-                )
-                .await;
+                let close = json!({"reason": "server shutting down", "seq": feed.live.last_seq()});
+                let _ = send(Frame::json(None, "close", &close)).await;
                 return;
             }
             _ = ticks.tick() => {
@@ -160,8 +194,7 @@ async fn pump(
             }
             item = feed.live.next() => match item {
                 Some(Ok(d)) => {
-                    let data = String::from_utf8_lossy(&d.json).into_owned();
-                    let event = Event::default().id(d.seq.to_string()).event(d.event_type.as_str()).data(data);
+                    let event = Frame::new(Some(d.seq), d.event_type.as_str(), d.json.clone());
                     if let Err(stalled) = send(event).await {
                         return slow(stalled);
                     }
@@ -170,8 +203,8 @@ async fn pump(
                 }
                 Some(Err(e)) => {
                     let body = ApiError::unavailable(format!("event delivery failed: {e}")).body();
-                    let data = serde_json::to_string(&body).unwrap_or_default();
-                    let _ = send(Event::default().event("error").data(data)).await;
+                    let data = serde_json::to_value(&body).unwrap_or_default();
+                    let _ = send(Frame::json(None, "error", &data)).await;
                     return;
                 }
                 None => return,
@@ -180,9 +213,6 @@ async fn pump(
     }
 }
 
-fn heartbeat_event(seq: u64) -> Event {
-    Event::default()
-        .id(seq.to_string())
-        .event("heartbeat")
-        .data(json!({ "seq": seq }).to_string())
+fn heartbeat_event(seq: u64) -> Frame {
+    Frame::json(Some(seq), "heartbeat", &json!({ "seq": seq }))
 }
