@@ -10,3 +10,4 @@ mod api;
 mod auth;
 mod delivery;
 mod restart;
+mod storage;
