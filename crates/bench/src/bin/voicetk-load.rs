@@ -85,9 +85,12 @@ struct FanoutArgs {
     /// WebSocket subscribers (1,000 need `ulimit -n` above ~2,100 with --spawn).
     #[arg(long, short = 's', default_value_t = 100)]
     subscribers: usize,
-    /// Events per second to publish; default: as fast as acknowledged.
+    /// POSTs per second; default: as fast as acknowledged.
     #[arg(long, short = 'r')]
     rate: Option<f64>,
+    /// Events per POST (NDJSON above 1): measures fan-out rather than commit latency.
+    #[arg(long, short = 'b', default_value_t = 1)]
+    batch: usize,
     /// How long subscribers may take to receive everything after the last event.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     drain_timeout: Duration,
@@ -136,6 +139,7 @@ async fn run(cli: Cli) -> Result<bool, LoadError> {
             let options = FanoutOptions {
                 subscribers: args.subscribers,
                 rate: args.rate,
+                batch: args.batch,
                 duration: args.bounds.duration,
                 max_events: args.bounds.events,
                 drain_timeout: args.drain_timeout,
