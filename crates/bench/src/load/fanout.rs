@@ -732,13 +732,36 @@ impl Publisher {
     }
 
     /// Posts events as one NDJSON batch, all stamped with the same send time; returns their
-    /// seqs. A 429 is retried like a single post.
+    /// seqs.
     async fn post_batch(
         &self,
-        mut events: Vec<Value>,
+        events: Vec<Value>,
         first: bool,
         out: &mut Published,
     ) -> Result<Vec<u64>, String> {
+        let text = self.send(events, true, first, out).await?;
+        let accepted: AcceptedMany = serde_json::from_str(&text)
+            .map_err(|e| format!("202 with an unexpected body ({e}): {}", excerpt(&text)))?;
+        Ok(accepted.seqs)
+    }
+
+    /// Posts one event, stamped with its send time, until acknowledged; returns its seq.
+    async fn post(&self, event: Value, first: bool, out: &mut Published) -> Result<u64, String> {
+        let text = self.send(vec![event], false, first, out).await?;
+        let accepted: AcceptedOne = serde_json::from_str(&text)
+            .map_err(|e| format!("202 with an unexpected body ({e}): {}", excerpt(&text)))?;
+        Ok(accepted.seq)
+    }
+
+    /// Sends `events` (one JSON payload, or NDJSON) until a 202, re-sending after a 429 with a
+    /// fresh stamp; returns the 202's body.
+    async fn send(
+        &self,
+        mut events: Vec<Value>,
+        ndjson: bool,
+        first: bool,
+        out: &mut Published,
+    ) -> Result<String, String> {
         let mut throttled = 0;
         loop {
             let sent_at = self.clock.nanos();
@@ -749,12 +772,19 @@ impl Publisher {
             for event in &mut events {
                 event["detail"]["sentAtNanos"] = json!(sent_at);
                 body.extend_from_slice(&to_bytes(event));
-                body.push(b'\n');
+                if ndjson {
+                    body.push(b'\n');
+                }
             }
+            let content_type = if ndjson {
+                "application/x-ndjson"
+            } else {
+                "application/json"
+            };
             let mut request = self
                 .http
                 .post(&self.url)
-                .header("content-type", "application/x-ndjson")
+                .header("content-type", content_type)
                 .body(body);
             if let Some(token) = &self.token {
                 request = request.bearer_auth(token);
@@ -772,60 +802,7 @@ impl Publisher {
             match status {
                 202 => {
                     out.latency.record(sent.elapsed());
-                    let accepted: AcceptedMany = serde_json::from_str(&text).map_err(|e| {
-                        format!("202 with an unexpected body ({e}): {}", excerpt(&text))
-                    })?;
-                    return Ok(accepted.seqs);
-                }
-                429 if throttled < 60 => {
-                    throttled += 1;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                _ => return Err(format!("HTTP {status}: {}", excerpt(&text))),
-            }
-        }
-    }
-
-    /// Posts one event, stamped with its send time, until acknowledged (re-sending after a
-    /// 429 with a fresh stamp); returns its seq.
-    async fn post(
-        &self,
-        mut event: Value,
-        first: bool,
-        out: &mut Published,
-    ) -> Result<u64, String> {
-        let mut throttled = 0;
-        loop {
-            let sent_at = self.clock.nanos();
-            if first {
-                out.first_sent_nanos = sent_at;
-            }
-            event["detail"]["sentAtNanos"] = json!(sent_at);
-            let mut request = self
-                .http
-                .post(&self.url)
-                .header("content-type", "application/json")
-                .body(to_bytes(&event));
-            if let Some(token) = &self.token {
-                request = request.bearer_auth(token);
-            }
-            let sent = Instant::now();
-            let response = request
-                .send()
-                .await
-                .map_err(|e| format!("POST {}: {e}", self.url))?;
-            let status = response.status().as_u16();
-            let text = response
-                .text()
-                .await
-                .map_err(|e| format!("reading the answer: {e}"))?;
-            match status {
-                202 => {
-                    out.latency.record(sent.elapsed());
-                    let accepted: AcceptedOne = serde_json::from_str(&text).map_err(|e| {
-                        format!("202 with an unexpected body ({e}): {}", excerpt(&text))
-                    })?;
-                    return Ok(accepted.seq);
+                    return Ok(text);
                 }
                 429 if throttled < 60 => {
                     throttled += 1;
