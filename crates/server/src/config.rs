@@ -244,13 +244,7 @@ impl Config {
             ))),
             None => match &self.data {
                 Some(dir) => Ok(Store::Sqlite(dir.clone())),
-                None => dirs::data_dir()
-                    .map(|d| Store::Sqlite(d.join("voicetk")))
-                    .ok_or_else(|| {
-                        ConfigError::Invalid(
-                            "no platform data directory found: pass --data DIR".into(),
-                        )
-                    }),
+                None => platform_data_dir("voicetk").map(Store::Sqlite),
             },
         }
     }
@@ -316,6 +310,16 @@ impl Config {
         self.store()?;
         Ok(())
     }
+}
+
+/// `name` inside the platform data directory (`~/.local/share/NAME` on Linux).
+///
+/// # Errors
+/// [`ConfigError::Invalid`] when the platform has none (then `--data DIR` is needed).
+pub fn platform_data_dir(name: &str) -> Result<PathBuf, ConfigError> {
+    dirs::data_dir().map(|d| d.join(name)).ok_or_else(|| {
+        ConfigError::Invalid("no platform data directory found: pass --data DIR".into())
+    })
 }
 
 /// Serde for durations written as `"30s"`.

@@ -264,14 +264,9 @@ impl EventSink for Gateway {
     }
 }
 
-/// How many recent event ids a restart reloads for idempotency.
-fn recent_ids_to_recover(config: &EngineConfig) -> usize {
-    config.idempotency_window
-}
-
 /// Rebuilds an engine from what the log holds.
 async fn recover_engine(config: &EngineConfig, log: &dyn EventLog) -> Result<Engine, LogError> {
-    let recovered = log.recover(recent_ids_to_recover(config)).await?;
+    let recovered = log.recover(config.idempotency_window).await?;
     let mut calls = Vec::with_capacity(recovered.calls.len());
     for (call_id, snapshot) in recovered.calls {
         match serde_json::from_str::<CallState>(&snapshot) {

@@ -358,15 +358,7 @@ async fn metrics_health_openapi_console() {
         (st, h["status"].as_str(), h["lastSeq"].as_u64()),
         (200, Some("ok"), Some(1))
     );
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics_text().await;
     assert!(
         text.contains("voicetk_events_accepted_total{type=\"CALL_CONNECTED\"} 1"),
         "{text}"

@@ -239,15 +239,7 @@ async fn stalled_subscriber_does_not_slow_the_others() {
     // The stalled subscriber was closed for not reading (it is counted in the metrics).
     let mut closed = false;
     for _ in 0..100 {
-        let text = s
-            .http
-            .get(s.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = s.metrics_text().await;
         if text.contains("voicetk_subscriber_closed_slow_total{transport=\"ws\"} 1") {
             closed = true;
             break;
@@ -294,15 +286,7 @@ async fn a_lagging_subscriber_is_resynced_from_the_log_and_misses_nothing() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics_text().await;
     let resyncs: u64 = text
         .lines()
         .find(|l| l.starts_with("voicetk_subscriber_resyncs_total{transport=\"ws\"}"))

@@ -8,7 +8,7 @@
 //!
 //! This crate is the facade and the `voicetk` command line; each stage is its own crate,
 //! re-exported here in the order data flows through them:
-//! [`events`] → [`engine`] → [`log`] → [`delivery`], orchestrated by [`server`].
+//! [`sources`] → [`events`] → [`engine`] → [`log`] → [`delivery`], orchestrated by [`server`].
 //!
 //! # Example: an embedded gateway with a Voice Toolkit listener
 //! ```
@@ -54,7 +54,7 @@
 //! ```
 
 pub mod client;
-pub mod sources;
+pub mod source_spec;
 pub mod validate;
 
 pub use voicetk_delivery as delivery;
@@ -62,4 +62,4 @@ pub use voicetk_engine as engine;
 pub use voicetk_events as events;
 pub use voicetk_log as log;
 pub use voicetk_server as server;
-pub use voicetk_sources as source;
+pub use voicetk_sources as sources;

@@ -293,7 +293,7 @@ fn serve_config(args: &ServeArgs) -> Result<Config, String> {
 fn build_sources(config: &Config) -> Result<Vec<Arc<dyn Source>>, String> {
     let mut sources: Vec<Arc<dyn Source>> = Vec::new();
     for spec in &config.sources {
-        match voicetk::sources::build(spec, config) {
+        match voicetk::source_spec::build(spec, config) {
             Ok(s) => sources.push(s),
             Err(e) => return Err(format!("--source {spec}: {e}")),
         }
@@ -324,7 +324,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 async fn demo(args: DemoArgs) -> Result<(), String> {
     let data = match args.data {
         Some(d) => d,
-        None => dirs_data()?.join("voicetk-demo"),
+        None => {
+            voicetk_server::config::platform_data_dir("voicetk-demo").map_err(|e| e.to_string())?
+        }
     };
     let config = Config {
         addr: args.addr,
@@ -362,21 +364,6 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
         .run(listener, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
-}
-
-fn dirs_data() -> Result<PathBuf, String> {
-    voicetk_server::config::Config::default()
-        .store()
-        .map_err(|e| e.to_string())
-        .and_then(|s| match s {
-            voicetk_server::config::Store::Sqlite(p) => p
-                .parent()
-                .map(PathBuf::from)
-                .ok_or_else(|| "no platform data directory: pass --data DIR".to_owned()),
-            voicetk_server::config::Store::Nats(_) => {
-                Err("no platform data directory: pass --data DIR".into())
-            }
-        })
 }
 
 fn simulate(args: SimulateArgs) -> ExitCode {
@@ -443,7 +430,7 @@ async fn simulate_live(
     client.calls(false).await.map_err(|e| e.to_string())?;
     let bounded = config.calls.is_some();
     let simulator = Arc::new(Simulator::new(config).map_err(|e| e.to_string())?);
-    let stop = tokio_util_token();
+    let stop = tokio_util::sync::CancellationToken::new();
     let run = tokio::spawn(
         simulator
             .clone()
@@ -467,10 +454,6 @@ async fn simulate_live(
     stop.cancel();
     let _ = run.await;
     Ok(())
-}
-
-fn tokio_util_token() -> tokio_util::sync::CancellationToken {
-    tokio_util::sync::CancellationToken::new()
 }
 
 async fn tail(args: TailArgs) -> Result<(), String> {

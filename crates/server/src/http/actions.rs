@@ -262,14 +262,7 @@ fn parse_action(name: &str, body: &[u8]) -> Result<Action, ApiError> {
                 )
                 .with_path("$"));
             }
-            Err(e) => {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    "malformed_json",
-                    format!("malformed JSON: {e}"),
-                )
-                .with_path("$"));
-            }
+            Err(e) => return Err(ApiError::malformed_json(&e)),
         }
     };
     let participant_type = |required: bool| -> Result<Option<ParticipantType>, ApiError> {

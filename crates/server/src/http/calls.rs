@@ -9,6 +9,7 @@ use serde_json::json;
 use voicetk_log::ReadQuery;
 
 use super::AppState;
+use super::events::splice_events;
 use super::openapi::{CallWithEvents, CallsPage};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
@@ -87,18 +88,8 @@ pub(super) async fn one(
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let call_json = serde_json::to_string(&*call).map_err(|e| ApiError::internal(&e))?;
-    let mut body = String::with_capacity(
-        call_json.len() + events.iter().map(|e| e.json.len() + 1).sum::<usize>() + 32,
-    );
-    body.push_str("{\"call\":");
-    body.push_str(&call_json);
-    body.push_str(",\"events\":[");
-    for (i, e) in events.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(&e.json);
-    }
-    body.push_str("]}");
+    let mut body = format!("{{\"call\":{call_json},\"events\":");
+    splice_events(&mut body, &events);
+    body.push('}');
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

@@ -6,10 +6,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use voicetk_events::{Envelope, EventType, ParseOptions, TelephonyKind, parse_event};
-use voicetk_log::ReadQuery;
+use voicetk_events::{Envelope, ParseOptions, parse_event};
+use voicetk_log::StoredEvent;
 
 use super::AppState;
+use super::feed::{FeedRequest, filter_for, query_for};
 use super::openapi::{HistoryPage, IngestAck, TelephonyEventDoc};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
@@ -178,9 +179,9 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
 /// Reads the body up to `limit` bytes; 413 beyond.
 pub(super) async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit");
+        // The limit error sits somewhere down axum's chain of causes.
+        let too_large = std::iter::successors(std::error::Error::source(&e), |s| s.source())
+            .any(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large {
             ApiError::too_large(format!(
                 "the request body is over the limit of {limit} bytes (limits.max_body_bytes)"
@@ -212,14 +213,8 @@ fn parse_json_body(
 ) -> Result<(Vec<(usize, Envelope)>, bool), ApiError> {
     let trimmed = bytes.trim_ascii();
     if trimmed.first() == Some(&b'[') {
-        let items: Vec<serde_json::Value> = serde_json::from_slice(trimmed).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                format!("malformed JSON: {e}"),
-            )
-            .with_path("$")
-        })?;
+        let items: Vec<serde_json::Value> =
+            serde_json::from_slice(trimmed).map_err(|e| ApiError::malformed_json(&e))?;
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             let envelope = voicetk_events::from_value(item, opts)
@@ -245,38 +240,6 @@ pub(super) struct EventsQuery {
     pub call_id: Option<String>,
     /// At most this many (history only). Default 100, at most 1,000.
     pub limit: Option<usize>,
-}
-
-/// Parses a comma-separated list of type names.
-///
-/// # Errors
-/// 422 `unknown_event_type` or `unsupported_event`, with path `types`.
-pub(super) fn parse_types(
-    telephony: TelephonyKind,
-    list: &str,
-) -> Result<Vec<EventType>, ApiError> {
-    let mut out = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let t = EventType::from_name(name).ok_or_else(|| {
-            ApiError::unprocessable(
-                "unknown_event_type",
-                format!(
-                    "unknown event type {name:?}; expected one of {}",
-                    EventType::ALL.map(EventType::as_str).join(", ")
-                ),
-            )
-            .with_path("types")
-        })?;
-        if !t.is_supported_by(telephony) {
-            return Err(ApiError::from(voicetk_events::unsupported(
-                t, telephony, "types",
-            )));
-        }
-        if !out.contains(&t) {
-            out.push(t);
-        }
-    }
-    Ok(out)
 }
 
 /// Largest history page.
@@ -308,19 +271,13 @@ pub(super) async fn history(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Subscribe)?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    let mut query = ReadQuery::after(q.after.unwrap_or(0)).with_limit(limit);
-    if let Some(types) = &q.types {
-        let types = parse_types(state.gateway().telephony(), types)?;
-        if !types.is_empty() {
-            query = query.with_types(types);
-        }
-    }
-    if let Some(call_id) = q.call_id {
-        query = query.with_call_id(call_id);
-    }
-    if let Some(agent) = &principal.agent {
-        query = query.with_agent(agent.clone());
-    }
+    let after = q.after.unwrap_or(0);
+    let req = FeedRequest {
+        types: q.types.into_iter().collect(),
+        call_id: q.call_id,
+        after: Some(after),
+    };
+    let query = query_for(&filter_for(&state, &principal, &req)?, after, limit);
     let events = state
         .gateway()
         .log()
@@ -330,21 +287,27 @@ pub(super) async fn history(
     let next = (events.len() == limit)
         .then(|| events.last().map(|e| e.seq))
         .flatten();
-    // The stored JSON is the delivered payload: splice it in without re-parsing.
-    let mut body =
-        String::with_capacity(events.iter().map(|e| e.json.len() + 1).sum::<usize>() + 32);
-    body.push_str("{\"events\":[");
-    for (i, e) in events.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(&e.json);
-    }
-    body.push_str("],\"next\":");
+    let mut body = String::from("{\"events\":");
+    splice_events(&mut body, &events);
+    body.push_str(",\"next\":");
     match next {
         Some(n) => body.push_str(&n.to_string()),
         None => body.push_str("null"),
     }
     body.push('}');
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Appends a JSON array of stored payloads to `body`. The stored JSON is the delivered
+/// payload: it is spliced in as it is, never parsed and re-serialized.
+pub(super) fn splice_events(body: &mut String, events: &[StoredEvent]) {
+    body.reserve(events.iter().map(|e| e.json.len() + 1).sum::<usize>() + 2);
+    body.push('[');
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&e.json);
+    }
+    body.push(']');
 }

@@ -22,7 +22,6 @@ use voicetk_events::{Channel, EventType, TelephonyEvent};
 use voicetk_log::{EventLog, ReadQuery, StoredEvent};
 
 use super::AppState;
-use super::events::parse_types;
 use crate::auth::Principal;
 use crate::error::ApiError;
 
@@ -36,16 +35,7 @@ impl History for LogHistory {
         filter: &Filter,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<Arc<Delivered>>, HistoryError>> {
-        let mut query = ReadQuery::after(after).with_limit(limit);
-        if let Some(types) = &filter.types {
-            query = query.with_types(types.iter().copied());
-        }
-        if let Some(call_id) = &filter.call_id {
-            query = query.with_call_id(call_id.clone());
-        }
-        if let Some(agent) = &filter.agent {
-            query = query.with_agent(agent.clone());
-        }
+        let query = query_for(filter, after, limit);
         Box::pin(async move {
             let events = self
                 .0
@@ -55,6 +45,21 @@ impl History for LogHistory {
             events.into_iter().map(delivered_from_stored).collect()
         })
     }
+}
+
+/// The log query for what `filter` wants after `after`.
+pub(crate) fn query_for(filter: &Filter, after: u64, limit: usize) -> ReadQuery {
+    let mut query = ReadQuery::after(after).with_limit(limit);
+    if let Some(types) = &filter.types {
+        query = query.with_types(types.iter().copied());
+    }
+    if let Some(call_id) = &filter.call_id {
+        query = query.with_call_id(call_id.clone());
+    }
+    if let Some(agent) = &filter.agent {
+        query = query.with_agent(agent.clone());
+    }
+    query
 }
 
 /// A stored event as a delivered one, keeping the stored JSON bytes.
@@ -83,12 +88,16 @@ pub(crate) fn filter_for(
     principal: &Principal,
     req: &FeedRequest,
 ) -> Result<Filter, ApiError> {
-    let mut filter = Filter::all();
-    let names = req.types.join(",");
-    let types = parse_types(state.gateway().telephony(), &names)?;
-    if !types.is_empty() {
-        filter = filter.types(types);
-    }
+    // Each entry may itself be a comma-separated list (`?types=HOLD,resume`).
+    let names: Vec<&str> = req
+        .types
+        .iter()
+        .flat_map(|t| t.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut filter = Filter::from_names(state.gateway().telephony(), &names)
+        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()).with_path("types"))?;
     if let Some(call_id) = &req.call_id {
         filter = filter.call_id(call_id.clone());
     }
@@ -177,12 +186,13 @@ async fn replay(
     calls.sort_by_key(|c| c.first_seq);
     let mut out = Vec::new();
     for call in calls {
-        let mut query = ReadQuery::after(call.first_seq.saturating_sub(1))
-            .with_call_id(call.call_id.clone())
-            .with_limit(REPLAY_LIMIT);
-        if let Some(types) = &filter.types {
-            query = query.with_types(types.iter().copied());
-        }
+        // The call's own events, whatever agent each one names.
+        let of_call = Filter {
+            types: filter.types.clone(),
+            call_id: Some(call.call_id.clone()),
+            agent: None,
+        };
+        let query = query_for(&of_call, call.first_seq.saturating_sub(1), REPLAY_LIMIT);
         let events = state
             .gateway()
             .log()

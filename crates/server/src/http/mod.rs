@@ -1,5 +1,5 @@
 //! The HTTP edge (CONTRACT.md §4): routes, shared state, authentication and rate limiting.
-//! Handlers are thin: they parse, authorize, and call the [`Gateway`](crate::Gateway).
+//! Handlers are thin: they parse, authorize, and call the [`Gateway`].
 
 mod actions;
 mod calls;

@@ -5,8 +5,10 @@
 #![allow(dead_code)] // the shapes below exist for the document only
 
 use serde::Serialize;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
+use voicetk_events::EventType;
 
 use crate::error::{ErrorBody, ErrorDetail};
 
@@ -14,9 +16,8 @@ use crate::error::{ErrorBody, ErrorDetail};
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct TelephonyEventDoc {
-    /// One of the 15 types (Aura name); LWC names are accepted on input.
-    #[schema(example = "CALL_CONNECTED")]
-    r#type: EventTypeDoc,
+    #[schema(schema_with = event_type_schema)]
+    r#type: String,
     /// `callId` plus the type's fields, exactly as the spec names them; extra fields kept.
     #[schema(value_type = Object, example = json!({"callId": "4ba06a63", "callType": "outbound", "participant": "+1 415 555 0100"}))]
     detail: serde_json::Value,
@@ -34,25 +35,15 @@ pub(super) struct TelephonyEventDoc {
     replayed: Option<bool>,
 }
 
-/// The 15 telephony event types.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub(super) enum EventTypeDoc {
-    AudioStats,
-    CallStarted,
-    CallConnected,
-    CallEnded,
-    Hold,
-    Resume,
-    Mute,
-    Unmute,
-    ParticipantAdded,
-    ParticipantRemoved,
-    Conference,
-    Swap,
-    PauseRecording,
-    ResumeRecording,
-    WrapUpEnded,
+/// The 15 type names, straight from the catalogue.
+fn event_type_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "One of the 15 types (Aura name); LWC names are accepted on input",
+        ))
+        .enum_values(Some(EventType::ALL.map(EventType::as_str)))
+        .build()
 }
 
 /// `POST /v1/events` answer: `seq` for one payload, `seqs` for a batch.
@@ -206,7 +197,7 @@ impl Modify for BearerAuth {
         super::ops::healthz,
         super::ops::metrics,
     ),
-    components(schemas(ErrorBody, ErrorDetail, TelephonyEventDoc, EventTypeDoc, IngestAck, HistoryPage,
+    components(schemas(ErrorBody, ErrorDetail, TelephonyEventDoc, IngestAck, HistoryPage,
         CallStateDoc, ParticipantDoc, CallsPage, CallWithEvents, ActionBody, ActionAck, DialBody, DialAck, Health)),
     modifiers(&BearerAuth),
     security(("bearer" = []))

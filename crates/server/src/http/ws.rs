@@ -96,6 +96,15 @@ enum Stop {
 }
 
 impl Session {
+    /// The seq a heartbeat carries: what the subscription is caught up to, or before any
+    /// subscription, the gateway's last seq.
+    fn caught_up(&self, feed: Option<&Feed>) -> u64 {
+        feed.map_or_else(
+            || self.state.gateway().hub().last_seq(),
+            |f| f.live.last_seq(),
+        )
+    }
+
     async fn run(self, socket: WebSocket) {
         let (mut tx, mut rx) = socket.split();
         let limits = self.state.limits().clone();
@@ -147,7 +156,7 @@ impl Session {
                             }
                         }
                         Ok(ClientOp::Ping) => {
-                            let seq = feed.as_ref().map_or_else(|| self.state.gateway().hub().last_seq(), |f| f.live.last_seq());
+                            let seq = self.caught_up(feed.as_ref());
                             if let Err(s) = send_heartbeat(&mut tx, seq, send_timeout).await {
                                 break s;
                             }
@@ -163,7 +172,7 @@ impl Session {
                     }
                 }
                 _ = ticks.tick() => {
-                    let seq = feed.as_ref().map_or_else(|| self.state.gateway().hub().last_seq(), |f| f.live.last_seq());
+                    let seq = self.caught_up(feed.as_ref());
                     if let Err(s) = send_heartbeat(&mut tx, seq, send_timeout).await {
                         break s;
                     }

@@ -1,4 +1,4 @@
-//! Builds the sources named by `--source` / `sources = [..]`.
+//! Builds the sources named by `--source SPEC` / `sources = [..]` from their specs.
 //!
 //! - `simulator` — the scenario simulator (`mixed` calls for `agent-1`, one every 2 s on
 //!   average), or `simulator:KEY=VALUE,...` with keys `scenario`, `rate`, `agents` (separated
