@@ -7,6 +7,8 @@ use futures::future::BoxFuture;
 use voicetk_events::Envelope;
 
 use crate::action::{Action, ActionError};
+use crate::health::HealthSnapshot;
+use crate::webhook::Webhook;
 
 /// Why the gateway did not accept an event a source submitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,7 +75,22 @@ pub trait Source: Send + Sync + 'static {
         phone_number: &'a str,
     ) -> BoxFuture<'a, Result<String, ActionError>>;
 
+    /// How the source is doing (connected to its peer or not), for `/healthz` and `/metrics`.
+    /// Sources without a peer are always up.
+    fn health(&self) -> HealthSnapshot {
+        HealthSnapshot::running()
+    }
+
+    /// For sources fed by HTTP requests: the webhook the gateway mounts at
+    /// `/v1/sources/{path}`.
+    fn webhook(&self) -> Option<&dyn Webhook> {
+        None
+    }
+
     /// Runs the source until `shutdown` resolves, sending what it observes to `sink`.
+    /// A source with a peer reconnects by itself (with [`Backoff`](crate::health::Backoff))
+    /// and keeps its [`health`](Source::health) current; it returns only at shutdown. If it
+    /// returns early or panics, the gateway restarts it after a back-off.
     fn run(
         self: Arc<Self>,
         sink: Arc<dyn EventSink>,
