@@ -26,6 +26,7 @@ pub mod gateway;
 pub mod http;
 pub mod metrics;
 mod ratelimit;
+pub mod supervisor;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -178,13 +179,17 @@ impl Server {
             sources,
             shutdown,
         } = self;
+        drop(sources);
         let gateway = state.gateway().clone();
         let sink: Arc<dyn EventSink> = Arc::new(gateway.clone());
         let mut tasks = Vec::new();
-        for source in sources {
-            tracing::info!(source = source.name(), "starting source");
-            let stop = shutdown.clone().cancelled_owned();
-            tasks.push(tokio::spawn(source.run(sink.clone(), Box::pin(stop))));
+        for entry in state.supervised() {
+            tasks.push(tokio::spawn(supervisor::supervise(
+                entry.clone(),
+                sink.clone(),
+                shutdown.clone(),
+                gateway.metrics().clone(),
+            )));
         }
         drop(sink);
         tasks.push(tokio::spawn(retention_task(

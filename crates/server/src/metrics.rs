@@ -1,5 +1,5 @@
 //! Prometheus metrics (`GET /metrics`): events accepted and refused by type and reason,
-//! subscribers and their lag, commit latency, rate limiting.
+//! subscribers and their lag, commit latency, rate limiting, and each source's health.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -12,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use voicetk_events::EventType;
+use voicetk_sources::{HealthSnapshot, HealthState};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TypeLabel {
@@ -29,6 +30,11 @@ struct TransportLabel {
     transport: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: String,
+}
+
 /// All of the gateway's metrics, registered once.
 pub struct Metrics {
     /// The registry `/metrics` encodes.
@@ -43,6 +49,10 @@ pub struct Metrics {
     closed_slow: Family<TransportLabel, Counter>,
     lag_max: Gauge,
     rate_limited: Counter,
+    source_up: Family<SourceLabel, Gauge>,
+    source_disconnects: Family<SourceLabel, Counter>,
+    source_failed_attempts: Family<SourceLabel, Counter>,
+    source_restarts: Family<SourceLabel, Counter>,
     /// Each live subscriber's last delivered seq, to compute the lag at scrape time.
     positions: Mutex<Vec<Weak<AtomicU64>>>,
 }
@@ -123,8 +133,36 @@ impl Metrics {
             "Requests refused with 429",
             rate_limited.clone(),
         );
+        let source_up = Family::<SourceLabel, Gauge>::default();
+        registry.register(
+            "source_up",
+            "1 while a source is connected to its peer (or running), 0 otherwise",
+            source_up.clone(),
+        );
+        let source_disconnects = Family::<SourceLabel, Counter>::default();
+        registry.register(
+            "source_disconnects",
+            "Times a source lost its peer",
+            source_disconnects.clone(),
+        );
+        let source_failed_attempts = Family::<SourceLabel, Counter>::default();
+        registry.register(
+            "source_failed_attempts",
+            "Connection attempts of a source that failed",
+            source_failed_attempts.clone(),
+        );
+        let source_restarts = Family::<SourceLabel, Counter>::default();
+        registry.register(
+            "source_restarts",
+            "Times the gateway restarted a source that stopped or panicked",
+            source_restarts.clone(),
+        );
         Metrics {
             registry,
+            source_up,
+            source_disconnects,
+            source_failed_attempts,
+            source_restarts,
             accepted,
             refused,
             duplicates,
@@ -185,6 +223,35 @@ impl Metrics {
     pub fn closed_slow(&self, transport: &'static str) {
         self.closed_slow
             .get_or_create(&TransportLabel { transport })
+            .inc();
+    }
+
+    /// Records a source's health as read at scrape time: `source_up`, and the disconnect and
+    /// failed-attempt counters brought up to the source's totals.
+    pub fn source_health(&self, source: &str, health: &HealthSnapshot) {
+        let label = SourceLabel {
+            source: source.to_owned(),
+        };
+        let up = matches!(health.state, HealthState::Up);
+        self.source_up.get_or_create(&label).set(i64::from(up));
+        for (family, total) in [
+            (&self.source_disconnects, health.disconnects),
+            (&self.source_failed_attempts, health.failed_attempts),
+        ] {
+            let counter = family.get_or_create(&label);
+            let seen = counter.get();
+            if total > seen {
+                counter.inc_by(total - seen);
+            }
+        }
+    }
+
+    /// Counts a restart of a source by the gateway.
+    pub fn source_restarted(&self, source: &str) {
+        self.source_restarts
+            .get_or_create(&SourceLabel {
+                source: source.to_owned(),
+            })
             .inc();
     }
 

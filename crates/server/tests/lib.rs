@@ -11,3 +11,4 @@ mod auth;
 mod delivery;
 mod restart;
 mod storage;
+mod supervision;

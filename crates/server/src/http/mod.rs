@@ -30,6 +30,7 @@ use crate::config::Limits;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::ratelimit::RateLimiter;
+use crate::supervisor::Supervised;
 
 pub use openapi::document as openapi;
 
@@ -48,6 +49,8 @@ struct AppInner {
     limits: Limits,
     /// The sources that can carry out actions.
     sources: Vec<Arc<dyn Source>>,
+    /// The same sources with their supervision records (restarts), for `/healthz`.
+    supervised: Vec<Arc<Supervised>>,
     /// Per-connection request budget.
     rate: RateLimiter,
     /// Caps long-lived stream connections (WebSocket, SSE).
@@ -67,12 +70,17 @@ impl AppState {
     ) -> AppState {
         let rate = RateLimiter::new(limits.rate_per_second, limits.rate_burst);
         let streams = Arc::new(Semaphore::new(limits.max_connections));
+        let supervised = sources
+            .iter()
+            .map(|s| Arc::new(Supervised::new(s.clone())))
+            .collect();
         AppState {
             inner: Arc::new(AppInner {
                 gateway,
                 auth,
                 limits,
                 sources,
+                supervised,
                 rate,
                 streams,
                 shutdown,
@@ -83,6 +91,11 @@ impl AppState {
     /// The ingest pipeline.
     pub fn gateway(&self) -> &Gateway {
         &self.inner.gateway
+    }
+
+    /// The configured sources with their supervision records.
+    pub fn supervised(&self) -> &[Arc<Supervised>] {
+        &self.inner.supervised
     }
 
     fn limits(&self) -> &Limits {

@@ -159,9 +159,14 @@ pub(super) struct DialAck {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Health {
-    /// `ok` or `unavailable`.
+    /// `ok`, `degraded` (a source is down) or `unavailable` (cannot store events).
     status: String,
     last_seq: u64,
+    /// `partner` or `native`.
+    telephony: String,
+    /// Each configured source: name, state (`starting`, `up`, `down`, `stopped`), since,
+    /// disconnects, failedAttempts, restarts, lastError.
+    sources: Vec<serde_json::Value>,
 }
 
 struct BearerAuth;

@@ -13,26 +13,38 @@ use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::error::ErrorBody;
 
-/// 200 `{"status":"ok","lastSeq":N}` while the pipeline can store events, 503 otherwise.
+/// 200 `{"status":"ok"|"degraded","lastSeq":N,"telephony":..,"sources":[..]}` while the
+/// pipeline can store events (`degraded` when a source is down: the gateway itself works),
+/// 503 `unavailable` otherwise.
 #[utoipa::path(
     get, path = "/healthz", tag = "operations", security(()),
     responses(
-        (status = 200, description = "Storing events", body = Health),
+        (status = 200, description = "Storing events (`degraded` when a source lost its peer)", body = Health),
         (status = 503, description = "Cannot store events", body = Health),
     )
 )]
 pub(super) async fn healthz(State(state): State<AppState>) -> Response {
     let gateway = state.gateway();
     let last_seq = gateway.hub().last_seq();
-    if gateway.is_healthy() {
-        Json(json!({ "status": "ok", "lastSeq": last_seq })).into_response()
+    let sources: Vec<_> = state
+        .supervised()
+        .iter()
+        .map(|s| s.status(gateway.metrics()))
+        .collect();
+    let (code, status) = if !gateway.is_healthy() {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    } else if sources.iter().any(|s| s.state == "down") {
+        (StatusCode::OK, "degraded")
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "lastSeq": last_seq })),
-        )
-            .into_response()
-    }
+        (StatusCode::OK, "ok")
+    };
+    let body = json!({
+        "status": status,
+        "lastSeq": last_seq,
+        "telephony": gateway.telephony().to_string(),
+        "sources": sources,
+    });
+    (code, Json(body)).into_response()
 }
 
 /// Prometheus text format. Needs the admin role when tokens are configured.
@@ -49,6 +61,10 @@ pub(super) async fn metrics(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Admin)?;
     let gateway = state.gateway();
+    for source in state.supervised() {
+        // Reading the status records the source's health in the metrics.
+        let _ = source.status(gateway.metrics());
+    }
     let body = gateway.metrics().encode(gateway.hub().last_seq());
     Ok((
         [(
