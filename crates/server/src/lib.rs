@@ -37,6 +37,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use voicetk_delivery::{Hub, HubConfig};
 use voicetk_engine::EngineConfig;
+use voicetk_engine::audio::{AudioStatsConfig, SampleMsg, run_aggregator};
 use voicetk_log::{EventLog, LogError, Retention, SqliteLog, SqliteOptions};
 use voicetk_sources::{EventSink, Source};
 
@@ -79,7 +80,12 @@ pub struct Server {
     sources: Vec<Arc<dyn Source>>,
     /// Cancelled at shutdown: streams close, sources stop.
     shutdown: CancellationToken,
+    /// Samples posted to `/v1/calls/{callId}/audio-samples`, for the aggregator.
+    audio_rx: tokio::sync::mpsc::Receiver<SampleMsg>,
 }
+
+/// Room for posted audio samples waiting for the aggregator.
+const AUDIO_SAMPLE_QUEUE: usize = 4096;
 
 impl Server {
     /// Validates `config`, opens the store, rebuilds the engine from it, and prepares the
@@ -133,15 +139,18 @@ impl Server {
         };
         let (gateway, writer) = Gateway::start(gateway_config, log.clone(), hub, metrics).await?;
         let shutdown = CancellationToken::new();
+        let (audio, audio_rx) = tokio::sync::mpsc::channel(AUDIO_SAMPLE_QUEUE);
         let state = AppState::new(
             gateway,
             Authenticator::new(&config.auth.tokens),
             config.limits.clone(),
             sources.clone(),
+            Arc::new(audio),
             shutdown.clone(),
         );
         Ok(Server {
             config,
+            audio_rx,
             state,
             writer,
             log,
@@ -173,6 +182,7 @@ impl Server {
     ) -> Result<(), ServerError> {
         let Server {
             config,
+            audio_rx,
             state,
             writer,
             log,
@@ -192,6 +202,20 @@ impl Server {
             )));
         }
         drop(sink);
+        // Posted WebRTC samples → the aggregator → AUDIO_STATS into the gateway. Both tasks end
+        // with the process: the aggregator's input lives as long as the HTTP state.
+        let (stats_tx, stats_rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(run_aggregator(
+            AudioStatsConfig {
+                interval: config.audio_stats_interval,
+            },
+            audio_rx,
+            stats_tx,
+        ));
+        tokio::spawn(http::samples::forward_audio_stats(
+            gateway.clone(),
+            stats_rx,
+        ));
         tasks.push(tokio::spawn(retention_task(
             log.clone(),
             Retention {

@@ -10,5 +10,6 @@ mod api;
 mod auth;
 mod delivery;
 mod restart;
+mod samples;
 mod storage;
 mod supervision;

@@ -7,6 +7,7 @@ mod events;
 mod feed;
 mod openapi;
 mod ops;
+pub mod samples;
 mod stream;
 mod ws;
 
@@ -31,6 +32,7 @@ use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::ratelimit::RateLimiter;
 use crate::supervisor::Supervised;
+use samples::AudioSamples;
 
 pub use openapi::document as openapi;
 
@@ -51,6 +53,8 @@ struct AppInner {
     sources: Vec<Arc<dyn Source>>,
     /// The same sources with their supervision records (restarts), for `/healthz`.
     supervised: Vec<Arc<Supervised>>,
+    /// Input of the audio aggregator (WebRTC samples posted by browsers).
+    audio: AudioSamples,
     /// Per-connection request budget.
     rate: RateLimiter,
     /// Caps long-lived stream connections (WebSocket, SSE).
@@ -66,6 +70,7 @@ impl AppState {
         auth: Authenticator,
         limits: Limits,
         sources: Vec<Arc<dyn Source>>,
+        audio: AudioSamples,
         shutdown: CancellationToken,
     ) -> AppState {
         let rate = RateLimiter::new(limits.rate_per_second, limits.rate_burst);
@@ -81,6 +86,7 @@ impl AppState {
                 limits,
                 sources,
                 supervised,
+                audio,
                 rate,
                 streams,
                 shutdown,
@@ -98,6 +104,11 @@ impl AppState {
         &self.inner.supervised
     }
 
+    /// Where posted audio samples go.
+    fn audio(&self) -> &AudioSamples {
+        &self.inner.audio
+    }
+
     fn limits(&self) -> &Limits {
         &self.inner.limits
     }
@@ -112,6 +123,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/ws", get(ws::upgrade))
         .route("/v1/calls", get(calls::list).post(actions::dial))
         .route("/v1/calls/{callId}", get(calls::one))
+        .route(
+            "/v1/calls/{callId}/audio-samples",
+            post(samples::post_samples),
+        )
         .route(
             "/v1/calls/{callId}/actions/{action}",
             post(actions::perform),

@@ -198,6 +198,7 @@ impl Modify for BearerAuth {
         super::calls::list,
         super::calls::one,
         super::actions::perform,
+        super::samples::post_samples,
         super::actions::dial,
         super::ops::healthz,
         super::ops::metrics,
