@@ -34,6 +34,8 @@
 //!   `hold-resume`, `mute-unmute`, `recording-pause`, `warm-transfer`, `swap`, `abandoned`,
 //!   `long-call` and `mixed` (the default: a weighted pick per call); files load with
 //!   [`Scenario::from_toml_str`] / [`Scenario::from_path`].
+//! - [`Recording`]: a recorded NDJSON event stream replayed as it was (fixtures for component
+//!   tests), optionally with fresh call ids.
 //! - [`SimulatorConfig`]: seed, number and rate of calls, agents, telephony kind, scenario,
 //!   time scale, AUDIO_STATS interval.
 //! - [`Timeline`] / [`generate`]: every event of every call in virtual-time order, without
@@ -62,6 +64,7 @@ mod call;
 mod config;
 mod live;
 mod media;
+mod recording;
 mod scenario;
 mod timeline;
 
@@ -72,6 +75,7 @@ pub use config::{
     ConfigError, MAX_RATE, MAX_TIME_SCALE, MIN_RATE, MIN_TIME_SCALE, SimulatorConfig,
 };
 pub use live::Simulator;
+pub use recording::{MAX_RECORDED_GAP, Recording, RecordingError};
 pub use scenario::{
     DEFAULT_SCENARIO, Delay, MAX_STEP_DELAY, Party, Scenario, ScenarioError, Step, StepKind,
     Weighted, builtin_names, builtin_scenarios,

@@ -301,6 +301,17 @@ fn calls_n_yields_exactly_n_calls() {
 }
 
 #[test]
+fn the_default_mix_exercises_all_15_events() {
+    let events = events_of(config("mixed", 200, 3));
+    let seen: BTreeSet<_> = events.iter().map(|e| e.event_type()).collect();
+    let all: BTreeSet<_> = EventType::ALL.into_iter().collect();
+    assert_eq!(
+        all.difference(&seen).collect::<Vec<_>>(),
+        Vec::<&EventType>::new()
+    );
+}
+
+#[test]
 fn endless_keeps_going() {
     let c = SimulatorConfig {
         calls: None,
