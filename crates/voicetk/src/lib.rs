@@ -54,6 +54,7 @@
 //! ```
 
 pub mod client;
+pub mod replay;
 pub mod source_spec;
 pub mod validate;
 

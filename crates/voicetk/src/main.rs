@@ -90,7 +90,8 @@ struct DemoArgs {
 
 #[derive(Debug, Args)]
 struct SimulateArgs {
-    /// A built-in scenario (see --list) or a scenario .toml file [default: mixed].
+    /// A built-in scenario (see --list), a scenario .toml file, or a recorded .ndjson/.jsonl
+    /// event stream to replay [default: mixed].
     #[arg(value_name = "SCENARIO")]
     scenario: Option<String>,
     /// List the built-in scenarios and exit.
@@ -131,6 +132,10 @@ struct SimulateArgs {
     /// With --server: how much faster than real time to run.
     #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
     speed: f64,
+    /// Replaying a recording: suffix its call and event ids with `~RUN` (RUN = the seed, or the
+    /// clock) so it opens new calls in a gateway that already holds the recorded ones.
+    #[arg(long)]
+    fresh_ids: bool,
 }
 
 #[derive(Debug, Args)]
@@ -367,24 +372,53 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
 }
 
 fn simulate(args: SimulateArgs) -> ExitCode {
-    use voicetk_sources::simulator::{SimulatorConfig, builtin_scenarios, generate};
+    use voicetk_sources::simulator::{Recording, SimulatorConfig, builtin_scenarios, generate};
     if args.list {
         for s in builtin_scenarios() {
             println!("{:<16} {}", s.name, s.description);
         }
+        println!("\nAlso: a scenario .toml file, or a recorded .ndjson/.jsonl event stream.");
         return ExitCode::SUCCESS;
     }
     let printing = args.server.is_none();
-    let config = SimulatorConfig {
-        seed: args.seed.unwrap_or_else(|| {
-            if printing {
-                0
-            } else {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64)
+    let clock = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    };
+    if let Some(path) = args
+        .scenario
+        .as_deref()
+        .filter(|s| Recording::is_recording_path(s))
+    {
+        let opts = voicetk_events::ParseOptions {
+            telephony: args.telephony,
+            ..Default::default()
+        };
+        let mut recording = match Recording::from_path(std::path::Path::new(path), opts) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("voicetk simulate: {path}: {e}");
+                return ExitCode::from(2);
             }
-        }),
+        };
+        if args.fresh_ids {
+            let run = args.seed.unwrap_or_else(clock);
+            recording = recording.with_fresh_ids(&run.to_string());
+        }
+        return match args.server.clone() {
+            None => print_lines(recording.events().iter().map(|e| e.envelope.to_json())),
+            Some(url) => {
+                with_runtime(
+                    async move { replay_to(&recording, &url, args.token, args.speed).await },
+                )
+            }
+        };
+    }
+    let config = SimulatorConfig {
+        seed: args
+            .seed
+            .unwrap_or_else(|| if printing { 0 } else { clock() }),
         calls: args.calls.or(printing.then_some(10)),
         rate: args.rate,
         agents: args.agents.clone(),
@@ -394,28 +428,88 @@ fn simulate(args: SimulateArgs) -> ExitCode {
         ..SimulatorConfig::default()
     };
     match &args.server {
-        None => {
-            let events = match generate(config) {
-                Ok(e) => e,
-                Err(e) => {
-                    eprintln!("voicetk simulate: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let stdout = io::stdout();
-            let mut out = io::BufWriter::new(stdout.lock());
-            for e in events {
-                if writeln!(out, "{}", e.to_json()).is_err() {
-                    return ExitCode::SUCCESS; // stdout closed
-                }
+        None => match generate(config) {
+            Ok(events) => print_lines(events.map(|e| e.to_json())),
+            Err(e) => {
+                eprintln!("voicetk simulate: {e}");
+                ExitCode::from(2)
             }
-            let _ = out.flush();
-            ExitCode::SUCCESS
-        }
+        },
         Some(url) => {
             let url = url.clone();
             with_runtime(async move { simulate_live(config, &url, args.token).await })
         }
+    }
+}
+
+/// Prints one line per item to stdout; a closed stdout ends quietly.
+fn print_lines(lines: impl Iterator<Item = String>) -> ExitCode {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            return ExitCode::SUCCESS; // stdout closed
+        }
+    }
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}
+
+/// A progress bar on stderr (drawn only when stderr is a terminal).
+fn progress_bar(total: Option<u64>, what: &str) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let bar = match total {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    let template = match total {
+        Some(_) => {
+            format!("{{spinner}} [{{elapsed_precise}}] {{bar:40}} {{pos}}/{{len}} {what} {{msg}}")
+        }
+        None => format!("{{spinner}} [{{elapsed_precise}}] {{pos}} {what} {{msg}}"),
+    };
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+async fn replay_to(
+    recording: &voicetk_sources::simulator::Recording,
+    url: &str,
+    token: Option<String>,
+    speed: f64,
+) -> Result<(), String> {
+    use voicetk::replay::{CountingSink, replay};
+    let client = Client::new(url, token).map_err(|e| e.to_string())?;
+    client.calls(false).await.map_err(|e| e.to_string())?;
+    let total = recording.events().len() as u64;
+    let sink = CountingSink::new(Arc::new(client));
+    let bar = progress_bar(Some(total), "events");
+    let ticker = async {
+        loop {
+            bar.set_position(sink.events());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let outcome = tokio::select! {
+        r = replay(recording, &sink, speed) => r,
+        () = ticker => unreachable!("the ticker never ends"),
+        () = shutdown_signal() => {
+            bar.abandon();
+            return Err(format!("interrupted after {} of {total} events", sink.events()));
+        }
+    };
+    bar.finish_and_clear();
+    match outcome {
+        Ok(sent) => {
+            eprintln!("voicetk simulate: replayed {sent} events to {url}");
+            Ok(())
+        }
+        Err((line, e)) => Err(format!(
+            "the gateway refused event {line} of the recording ({} sent before it): {e}",
+            sink.events()
+        )),
     }
 }
 
@@ -424,35 +518,56 @@ async fn simulate_live(
     url: &str,
     token: Option<String>,
 ) -> Result<(), String> {
+    use voicetk::replay::CountingSink;
     use voicetk_sources::simulator::Simulator;
     let client = Client::new(url, token).map_err(|e| e.to_string())?;
     // Fail early and clearly if nothing is listening.
     client.calls(false).await.map_err(|e| e.to_string())?;
-    let bounded = config.calls.is_some();
+    let total = config.calls;
     let simulator = Arc::new(Simulator::new(config).map_err(|e| e.to_string())?);
+    let sink = Arc::new(CountingSink::new(Arc::new(client)));
     let stop = tokio_util::sync::CancellationToken::new();
     let run = tokio::spawn(
         simulator
             .clone()
-            .run(Arc::new(client), Box::pin(stop.clone().cancelled_owned())),
+            .run(sink.clone(), Box::pin(stop.clone().cancelled_owned())),
     );
     eprintln!("voicetk simulate: sending calls to {url}; Ctrl-C stops");
+    let bar = progress_bar(total, "calls ended");
+    let visible = !bar.is_hidden();
     let progress = async {
+        let mut last_line = tokio::time::Instant::now();
         loop {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            eprintln!(
-                "voicetk simulate: {} call(s) under way",
-                simulator.active_calls()
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            bar.set_position(sink.calls_ended());
+            let msg = format!(
+                "· {} under way · {} events sent · {} refused",
+                simulator.active_calls(),
+                sink.events(),
+                sink.refused()
             );
+            // Without a terminal, a plain line every 5 s instead of the bar.
+            if !visible && last_line.elapsed() >= Duration::from_secs(5) {
+                eprintln!("voicetk simulate: {} calls ended {msg}", sink.calls_ended());
+                last_line = tokio::time::Instant::now();
+            }
+            bar.set_message(msg);
         }
     };
     tokio::select! {
-        () = simulator.finished(), if bounded => {}
+        () = simulator.finished(), if total.is_some() => {}
         () = shutdown_signal() => {}
         () = progress => {}
     }
+    bar.finish_and_clear();
     stop.cancel();
     let _ = run.await;
+    eprintln!(
+        "voicetk simulate: {} calls ended, {} events sent, {} refused",
+        sink.calls_ended(),
+        sink.events(),
+        sink.refused()
+    );
     Ok(())
 }
 

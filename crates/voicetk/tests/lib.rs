@@ -8,5 +8,6 @@ mod cli {
 
     mod crash;
     mod serve;
+    mod simulate;
     mod validate;
 }
