@@ -13,3 +13,4 @@ mod restart;
 mod samples;
 mod storage;
 mod supervision;
+mod webhooks;

@@ -193,7 +193,11 @@ impl Backoff {
         self.state ^= self.state << 17;
         let half = ceiling / 2;
         let spread = (ceiling - half).as_nanos() as u64;
-        let jitter = if spread == 0 { 0 } else { self.state % (spread + 1) };
+        let jitter = if spread == 0 {
+            0
+        } else {
+            self.state % (spread + 1)
+        };
         half + Duration::from_nanos(jitter)
     }
 

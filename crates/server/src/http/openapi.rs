@@ -55,6 +55,15 @@ pub(super) struct IngestAck {
     seqs: Option<Vec<u64>>,
 }
 
+/// `POST /v1/sources/{name}` answer.
+#[derive(Serialize, ToSchema)]
+pub(super) struct WebhookAck {
+    /// The seqs of the events the request became, in order (empty when none).
+    seqs: Vec<u64>,
+    /// Why nothing (or less than the provider reported) was stored, when so.
+    ignored: Option<String>,
+}
+
 /// A page of history.
 #[derive(Serialize, ToSchema)]
 pub(super) struct HistoryPage {
@@ -200,10 +209,11 @@ impl Modify for BearerAuth {
         super::actions::perform,
         super::samples::post_samples,
         super::actions::dial,
+        super::webhooks::receive,
         super::ops::healthz,
         super::ops::metrics,
     ),
-    components(schemas(ErrorBody, ErrorDetail, TelephonyEventDoc, IngestAck, HistoryPage,
+    components(schemas(ErrorBody, ErrorDetail, TelephonyEventDoc, IngestAck, WebhookAck, HistoryPage,
         CallStateDoc, ParticipantDoc, CallsPage, CallWithEvents, ActionBody, ActionAck, DialBody, DialAck, Health)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
