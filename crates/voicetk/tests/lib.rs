@@ -6,6 +6,7 @@
 mod cli {
     pub mod process;
 
+    mod baresip;
     mod crash;
     mod serve;
     mod simulate;

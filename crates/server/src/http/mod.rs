@@ -2,6 +2,7 @@
 //! Handlers are thin: they parse, authorize, and call the [`Gateway`].
 
 mod actions;
+mod assets;
 mod calls;
 mod events;
 mod feed;
@@ -9,6 +10,7 @@ mod openapi;
 mod ops;
 pub mod samples;
 mod stream;
+mod webhooks;
 mod ws;
 
 use std::net::SocketAddr;
@@ -131,13 +133,16 @@ pub fn app(state: AppState) -> Router {
             "/v1/calls/{callId}/actions/{action}",
             post(actions::perform),
         )
+        .route("/v1/sources/{name}", post(webhooks::receive))
         .route("/metrics", get(ops::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     Router::new()
         .merge(api)
         .route("/healthz", get(ops::healthz))
         .route("/v1/openapi.json", get(ops::openapi_json))
-        .route("/", get(ops::console))
+        .route("/", get(assets::index))
+        .route("/console/{file}", get(assets::console))
+        .route("/client/voicetk.js", get(assets::client))
         .fallback(ops::not_found)
         .with_state(state)
 }

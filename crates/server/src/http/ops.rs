@@ -1,10 +1,10 @@
-//! Operations endpoints: `/healthz`, `/metrics`, `/v1/openapi.json`, the console at `/`, and
-//! the JSON 404 for everything else.
+//! Operations endpoints: `/healthz`, `/metrics`, `/v1/openapi.json`, and the JSON 404 for
+//! everything else. The console is served by `assets`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
@@ -79,11 +79,6 @@ pub(super) async fn metrics(
 /// `GET /v1/openapi.json`: the OpenAPI document, generated from the handlers.
 pub(super) async fn openapi_json() -> Response {
     Json(super::openapi::document()).into_response()
-}
-
-/// The live console.
-pub(super) async fn console() -> Html<&'static str> {
-    Html(include_str!("../../console/index.html"))
 }
 
 /// JSON 404 for unknown routes.
