@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use voicetk_events::{EventType, TelephonyEvent};
+use voicetk_events::{CallType, EventType, TelephonyEvent};
 
 use super::connection::Control;
-use super::protocol::{self, CallFind};
+use super::mapping::Listed;
+use super::protocol::{self, Direction};
 use super::target::{dial_target, same_party};
 use super::{Baresip, lock};
 use crate::action::{Action, ActionError, ParticipantType};
@@ -264,34 +265,75 @@ impl Baresip {
         }
     }
 
-    /// After each (re)connection: learns the accounts, and ends the calls baresip no longer
-    /// has (they ended while the source was away, or baresip restarted).
+    /// After each (re)connection: learns the accounts, picks up the calls baresip has (those
+    /// that started while the source was away, or before a voicetk restart: `listcalls`,
+    /// then `line N` and `callstat` for each), and ends the calls it no longer has (they
+    /// ended meanwhile, or baresip restarted).
     pub(super) async fn reconcile(self: Arc<Self>) {
         const RECONNECT: &str = "reconnect";
         let _session = self.session.lock().await;
         self.learn_accounts(RECONNECT).await;
-        let ids = self.lock_calls().active_ids();
-        for call_id in ids {
-            let response = match self.exchange(RECONNECT, "callfind", &call_id).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::debug!(source = self.name, error = %e, "reconciliation stopped");
-                    return;
-                }
-            };
-            if protocol::parse_callfind(&response) != CallFind::NotFound {
-                continue;
+        // Calls known before the listing: those not listed are gone. (Calls that start
+        // during the listing arrive as events and are not in this set.)
+        let known = self.lock_calls().active_ids();
+        let listed = match self.list_calls(RECONNECT).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::debug!(source = self.name, error = %e, "reconciliation stopped");
+                return;
             }
-            tracing::info!(source = self.name, call_id, "{GONE_REASON}");
-            let control = self.lock_control().clone();
-            if let Some(control) = control {
-                let _ = control
-                    .send(Control::Gone {
-                        call_id,
-                        reason: GONE_REASON.to_owned(),
-                    })
-                    .await;
+        };
+        let Some(control) = self.lock_control().clone() else {
+            return;
+        };
+        let present: std::collections::HashSet<String> =
+            listed.iter().map(|l| l.call_id.clone()).collect();
+        for listed in listed {
+            if control.send(Control::Found { listed }).await.is_err() {
+                return;
             }
         }
+        for call_id in known.into_iter().filter(|id| !present.contains(id)) {
+            tracing::info!(source = self.name, call_id, "{GONE_REASON}");
+            let gone = Control::Gone {
+                call_id,
+                reason: GONE_REASON.to_owned(),
+            };
+            if control.send(gone).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Every call baresip has now, as `callstat` describes it on each `listcalls` line.
+    async fn list_calls(&self, action: &'static str) -> Result<Vec<Listed>, ActionError> {
+        let lines = protocol::parse_listcalls(&self.command(action, "listcalls", "").await?);
+        let mut listed = Vec::with_capacity(lines.len());
+        for line in lines {
+            self.command(action, "line", &line.to_string()).await?;
+            let stat = self.command(action, "callstat", "").await?;
+            let Some(stat) = protocol::parse_callstat(&stat) else {
+                continue;
+            };
+            let Some(peer) = stat.peer else { continue };
+            // The account as events name it (`accountaor`), so the stable event ids match.
+            let account = stat.local.map(|local| {
+                self.accounts()
+                    .into_iter()
+                    .find(|a| same_party(a, &local))
+                    .unwrap_or(local)
+            });
+            listed.push(Listed {
+                call_id: stat.id,
+                peer,
+                account,
+                call_type: match stat.direction {
+                    Some(Direction::Incoming) => CallType::Inbound,
+                    _ => CallType::Outbound,
+                },
+                established: stat.state.as_deref() == Some("ESTABLISHED"),
+            });
+        }
+        Ok(listed)
     }
 }

@@ -16,8 +16,9 @@
 //!
 //! `callId` is baresip's call `id`, `participant` the `peeruri`, and the envelope's `agent`
 //! the `accountaor`. Lifecycle events carry a stable `eventId`
-//! (`baresip:<account>:<id>:started`), so a re-delivery is recognised by the gateway;
-//! repeatable events (HOLD, MUTE, AUDIO_STATS, ...) carry one unique to this run.
+//! (`baresip:<account>:<id>:started`, `:connected`, `:ended`), so a re-delivery (after a
+//! reconnect, or by a restarted voicetk, see [`CallTable::found`]) is recognised by the
+//! gateway; repeatable events (HOLD, MUTE, AUDIO_STATS, ...) carry one unique to this run.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -76,8 +77,9 @@ pub(crate) enum Effect {
     Submit {
         /// The event.
         envelope: Envelope,
-        /// True when the gateway may not know the call (a call closed that this run never saw
-        /// start): a refusal is then expected and only logged at debug level.
+        /// True when the gateway may already have the event or not know the call (a call
+        /// this run did not see start): a refusal is then expected, and only logged at debug
+        /// level.
         speculative: bool,
     },
     /// Record RTCP samples for the AUDIO_STATS aggregator.
@@ -179,11 +181,7 @@ impl CallTable {
         match event.kind.as_str() {
             "CALL_INCOMING" => self.start(call_id, event, CallType::Inbound),
             "CALL_OUTGOING" | "CALL_RINGING" | "CALL_PROGRESS" => {
-                let call_type = match event.direction {
-                    Some(Direction::Incoming) => CallType::Inbound,
-                    _ => CallType::Outbound,
-                };
-                self.start(call_id, event, call_type)
+                self.start(call_id, event, call_type_of(event.direction))
             }
             "CALL_ESTABLISHED" => self.connect(call_id, event),
             "CALL_CLOSED" => {
@@ -288,8 +286,17 @@ impl CallTable {
     }
 
     fn open(&mut self, call_id: &str, call: Call) -> Vec<Effect> {
+        self.open_as(call_id, call, false)
+    }
+
+    /// Registers a new call; its first event is CALL_STARTED, or CALL_CONNECTED when it is
+    /// already connected (or in Native telephony, which has no CALL_STARTED: nothing until it
+    /// connects).
+    fn open_as(&mut self, call_id: &str, call: Call, speculative: bool) -> Vec<Effect> {
         let mut effects = Vec::new();
-        if EventType::CallStarted.is_supported_by(self.telephony) {
+        if call.phase == Phase::Connected {
+            effects.push(connected(call_id, &call, speculative));
+        } else if EventType::CallStarted.is_supported_by(self.telephony) {
             let started = TelephonyEvent::CallStarted(CallStartedDetail {
                 call_id: call_id.to_owned(),
                 call_type: call.call_type,
@@ -302,7 +309,7 @@ impl CallTable {
             );
             effects.push(Effect::Submit {
                 envelope: envelope(started, call.account.clone(), id),
-                speculative: false,
+                speculative,
             });
         }
         self.calls.insert(call_id.to_owned(), call);
@@ -313,11 +320,11 @@ impl CallTable {
         if self.closed_ids.contains(call_id) {
             return Vec::new();
         }
-        let call = match self.calls.get_mut(call_id) {
-            Some(call) if call.phase == Phase::Connected => return Vec::new(),
+        match self.calls.get_mut(call_id) {
+            Some(call) if call.phase == Phase::Connected => Vec::new(),
             Some(call) => {
                 call.phase = Phase::Connected;
-                call.clone()
+                vec![connected(call_id, call, false)]
             }
             None => {
                 // No CALL_STARTED seen (an auto-answered incoming call): CALL_CONNECTED opens it.
@@ -328,33 +335,49 @@ impl CallTable {
                 let call = Call {
                     account: event.account.clone(),
                     peer,
-                    call_type: match event.direction {
-                        Some(Direction::Incoming) => CallType::Inbound,
-                        _ => CallType::Outbound,
-                    },
+                    call_type: call_type_of(event.direction),
                     phase: Phase::Connected,
                     muted: false,
                     on_hold: false,
                 };
-                self.calls.insert(call_id.to_owned(), call.clone());
-                call
+                self.open_as(call_id, call, false)
             }
-        };
-        let connected = TelephonyEvent::CallConnected(CallConnectedDetail {
-            call_id: call_id.to_owned(),
-            call_type: call.call_type,
-            participant: call.peer.clone(),
-            call_attributes: None,
-            extra: Extra::new(),
-        });
-        let id = format!(
-            "{}:connected",
-            stable_prefix(call.account.as_deref(), call_id)
-        );
-        vec![Effect::Submit {
-            envelope: envelope(connected, call.account, id),
-            speculative: false,
-        }]
+        }
+    }
+
+    /// A call baresip lists when the source (re)connects. A call this run did not know is
+    /// registered and announced (CALL_STARTED or CALL_CONNECTED, by its state) with the
+    /// stable `eventId` it would have had: if the gateway already has that event (sent by a
+    /// voicetk that restarted, or before the connection dropped), it answers with the
+    /// original `seq` and delivers nothing twice. A ringing call that connected meanwhile gets
+    /// its CALL_CONNECTED.
+    pub fn found(&mut self, listed: Listed) -> Vec<Effect> {
+        let call_id = listed.call_id.as_str();
+        if self.closed_ids.contains(call_id) {
+            return Vec::new();
+        }
+        match self.calls.get_mut(call_id) {
+            Some(call) if call.phase == Phase::Connected || !listed.established => Vec::new(),
+            Some(call) => {
+                call.phase = Phase::Connected;
+                vec![connected(call_id, call, false)]
+            }
+            None => {
+                let call = Call {
+                    account: listed.account,
+                    peer: listed.peer,
+                    call_type: listed.call_type,
+                    phase: if listed.established {
+                        Phase::Connected
+                    } else {
+                        Phase::Ringing
+                    },
+                    muted: false,
+                    on_hold: false,
+                };
+                self.open_as(call_id, call, true)
+            }
+        }
     }
 
     fn close(&mut self, call_id: &str, account: Option<String>, reason: &str) -> Vec<Effect> {
@@ -415,38 +438,76 @@ impl CallTable {
                 return Vec::new();
             }
         };
+        let mut effects = Vec::new();
         match self.calls.get(call_id) {
             Some(call) if call.phase == Phase::Connected => {}
             // Reports during ringing are all zero: no conversation to measure yet.
             Some(_) => return Vec::new(),
             None => {
-                // A call this run never saw start (voicetk restarted mid-call): adopted once
-                // its media is seen flowing, so its statistics and actions work again.
+                // A call this run never saw (its events came while the source was away):
+                // adopted once its media is seen flowing, like a listed established call.
                 let flowing = samples.iter().any(|(_, s)| s.packets > 0);
                 let Some(peer) = peer_of(event).filter(|_| flowing) else {
                     return Vec::new();
                 };
                 tracing::info!(call_id, "adopting a baresip call already under way");
-                self.calls.insert(
-                    call_id.to_owned(),
-                    Call {
-                        account: event.account.clone(),
-                        peer,
-                        call_type: match event.direction {
-                            Some(Direction::Incoming) => CallType::Inbound,
-                            _ => CallType::Outbound,
-                        },
-                        phase: Phase::Connected,
-                        muted: false,
-                        on_hold: false,
-                    },
-                );
+                let call = Call {
+                    account: event.account.clone(),
+                    peer,
+                    call_type: call_type_of(event.direction),
+                    phase: Phase::Connected,
+                    muted: false,
+                    on_hold: false,
+                };
+                effects = self.open_as(call_id, call, true);
             }
         }
-        vec![Effect::Samples {
+        effects.push(Effect::Samples {
             call_id: call_id.to_owned(),
             samples,
-        }]
+        });
+        effects
+    }
+}
+
+/// A call as baresip lists it (`listcalls`, then `callstat` on each line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Listed {
+    /// Its id.
+    pub call_id: String,
+    /// The other party.
+    pub peer: String,
+    /// The account it belongs to.
+    pub account: Option<String>,
+    /// Who placed it.
+    pub call_type: CallType,
+    /// Whether it is answered (`ESTABLISHED`), or still ringing.
+    pub established: bool,
+}
+
+/// CALL_CONNECTED for a call, with its stable `eventId`.
+fn connected(call_id: &str, call: &Call, speculative: bool) -> Effect {
+    let event = TelephonyEvent::CallConnected(CallConnectedDetail {
+        call_id: call_id.to_owned(),
+        call_type: call.call_type,
+        participant: call.peer.clone(),
+        call_attributes: None,
+        extra: Extra::new(),
+    });
+    let id = format!(
+        "{}:connected",
+        stable_prefix(call.account.as_deref(), call_id)
+    );
+    Effect::Submit {
+        envelope: envelope(event, call.account.clone(), id),
+        speculative,
+    }
+}
+
+fn call_type_of(direction: Option<Direction>) -> CallType {
+    match direction {
+        Some(Direction::Incoming) => CallType::Inbound,
+        _ => CallType::Outbound,
     }
 }
 

@@ -19,8 +19,11 @@
 //! counterpart: those actions are [`ActionError::Unsupported`].
 //!
 //! The source reconnects with [`Backoff`](crate::health::Backoff) when baresip goes away,
-//! keeping its [`Health`] current; calls that ended meanwhile are ended on reconnection.
-//! `docs/sources/baresip.md` has the full mapping and the limits.
+//! keeping its [`Health`] current. On every (re)connection it lists baresip's calls: calls it
+//! did not know (started while it was away, or before voicetk restarted) are announced with
+//! the stable `eventId`s they would have had, so the gateway delivers nothing twice, and calls
+//! baresip no longer has are ended. `docs/sources/baresip.md` has the full mapping and the
+//! limits.
 //!
 //! # Examples
 //! ```

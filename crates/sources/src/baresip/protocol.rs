@@ -166,6 +166,11 @@ pub fn encode_command(command: &str, params: &str, token: &str) -> Vec<u8> {
 pub struct CallStat {
     /// The call's id (`id=...`).
     pub id: String,
+    /// The call's state as baresip names it (`INCOMING`, `OUTGOING`, `RINGING`, `EARLY`,
+    /// `ESTABLISHED`, ...).
+    pub state: Option<String>,
+    /// `direction`.
+    pub direction: Option<Direction>,
     /// `peer_uri`, without its angle brackets.
     pub peer: Option<String>,
     /// `local_uri` (the account), without its angle brackets.
@@ -175,6 +180,8 @@ pub struct CallStat {
 /// Reads `callstat`'s output; `None` when there is no current call.
 pub fn parse_callstat(data: &str) -> Option<CallStat> {
     let mut id = None;
+    let mut state = None;
+    let mut direction = None;
     let mut peer = None;
     let mut local = None;
     for line in data.lines() {
@@ -183,6 +190,14 @@ pub fn parse_callstat(data: &str) -> Option<CallStat> {
             peer = Some(unbracket(rest));
         } else if let Some(rest) = line.strip_prefix("local_uri:") {
             local = Some(unbracket(rest));
+        } else if let Some(rest) = line.strip_prefix("direction:") {
+            direction = match rest.trim() {
+                "Incoming" => Some(Direction::Incoming),
+                "Outgoing" => Some(Direction::Outgoing),
+                _ => None,
+            };
+        } else if let Some(rest) = line.strip_prefix("===== Call debug (") {
+            state = rest.split_once(')').map(|(s, _)| s.trim().to_owned());
         } else if id.is_none() {
             id = line
                 .split_whitespace()
@@ -193,9 +208,22 @@ pub fn parse_callstat(data: &str) -> Option<CallStat> {
     }
     Some(CallStat {
         id: id?,
+        state,
+        direction,
         peer: peer.filter(|p| !p.is_empty()),
         local: local.filter(|l| !l.is_empty()),
     })
+}
+
+/// Reads `listcalls`' output: the line numbers of baresip's calls (`[line 2]`).
+pub fn parse_listcalls(data: &str) -> Vec<u32> {
+    data.lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("[line ")?;
+            let (number, _) = rest.split_once(']')?;
+            number.trim().parse().ok()
+        })
+        .collect()
 }
 
 fn unbracket(s: &str) -> String {
@@ -337,11 +365,20 @@ mod tests {
             parse_callstat(data),
             Some(CallStat {
                 id: "e95981e06bad98b8".into(),
+                state: Some("OUTGOING".into()),
+                direction: Some(Direction::Outgoing),
                 peer: Some("sip:x@127.0.0.1:15099".into()),
                 local: Some("sip:a@127.0.0.1:15061".into()),
             })
         );
         assert_eq!(parse_callstat("\n(no active calls)\n"), None);
+    }
+
+    #[test]
+    fn recorded_listcalls() {
+        let data = "\n--- Active calls (2) ---\n  [line 1]  0:00:04  ESTABLISHED             sip:b@127.0.0.1:15071\n> [line 2]  0:00:02  ESTABLISHED             sip:b@127.0.0.1:15071\n\n";
+        assert_eq!(parse_listcalls(data), [1, 2]);
+        assert!(parse_listcalls("\n--- Active calls (0) ---\n\n").is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use serde_json::json;
 use voicetk_events::{CallType, Channel, EventType, TelephonyEvent, TelephonyKind};
 
-use super::mapping::{CallTable, Effect, Phase};
+use super::mapping::{CallTable, Effect, Listed, Phase};
 use super::protocol::{Event, Message, parse_message};
 use super::{Baresip, BaresipConfig, BaresipConfigError};
 use crate::Source;
@@ -178,7 +178,22 @@ fn a_call_under_way_is_adopted_when_its_media_flows() {
     // voicetk restarted mid-call: the first thing it sees is CALL_RTCP with traffic.
     let mut t = table();
     let effects = t.observe(&event(A_RTCP));
-    assert!(matches!(effects.as_slice(), [Effect::Samples { .. }]));
+    // CALL_CONNECTED with the stable id it had: the gateway recognises it if it has it.
+    let [
+        Effect::Submit {
+            envelope,
+            speculative: true,
+        },
+        Effect::Samples { .. },
+    ] = effects.as_slice()
+    else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(envelope.event_type(), EventType::CallConnected);
+    assert_eq!(
+        envelope.event_id.as_deref(),
+        Some("baresip:sip:a@127.0.0.1:15061:53aa93130e300aeb:connected")
+    );
     let call = t.get("53aa93130e300aeb").unwrap();
     assert_eq!((call.phase, call.peer.as_str()), (Phase::Connected, B));
     // Zero traffic is not enough to adopt a call.
@@ -415,4 +430,61 @@ async fn without_baresip_the_source_retries_until_shutdown() {
         .unwrap();
     assert_eq!(source.health().state, HealthState::Stopped);
     assert_eq!(sink.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+fn listed(established: bool) -> Listed {
+    Listed {
+        call_id: "53aa93130e300aeb".into(),
+        peer: B.into(),
+        account: Some(A.into()),
+        call_type: CallType::Outbound,
+        established,
+    }
+}
+
+#[test]
+fn listed_calls_are_announced_with_the_ids_they_had() {
+    // Known to this run as ringing, connected meanwhile: CALL_CONNECTED, not speculative.
+    let mut t = table();
+    let started = submitted(&t.observe(&event(A_RINGING)));
+    assert!(
+        t.found(listed(false)).is_empty(),
+        "still ringing: nothing new"
+    );
+    let effects = t.found(listed(true));
+    let [
+        Effect::Submit {
+            envelope,
+            speculative: false,
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(envelope.event_type(), EventType::CallConnected);
+    assert!(t.found(listed(true)).is_empty());
+    assert!(
+        t.observe(&event(A_ESTABLISHED)).is_empty(),
+        "connected once"
+    );
+
+    // Unknown to this run (a restarted voicetk): announced with the same eventIds as a run
+    // that saw the events, so the gateway recognises what it already has.
+    let mut fresh = table();
+    let again = submitted(&fresh.found(listed(false)));
+    assert_eq!(again[0]["eventId"], started[0]["eventId"]);
+    assert_eq!(again[0]["detail"], started[0]["detail"]);
+    let mut fresh = table();
+    let effects = fresh.found(listed(true));
+    assert_eq!(submitted(&effects)[0]["type"], "CALL_CONNECTED");
+    assert!(matches!(
+        effects[0],
+        Effect::Submit {
+            speculative: true,
+            ..
+        }
+    ));
+    // A closed call is not resurrected.
+    fresh.observe(&event(A_CLOSED));
+    assert!(fresh.found(listed(true)).is_empty());
 }

@@ -740,3 +740,64 @@ async fn native_telephony_calls_appear_when_they_connect() {
         "and no AUDIO_STATS"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_voicetk_picks_up_the_call_and_delivers_nothing_twice() {
+    let Some(binary) = baresip_binary() else {
+        return;
+    };
+    let pair = Pair::start(binary);
+    let data = tempfile::tempdir().unwrap();
+    let source = pair.source();
+    let logs = || pair.logs();
+    let server = ServeProcess::start(data.path(), &["--source", &source]);
+    let api = Api::new(&server.url);
+    let call_id = api.dial(&pair.b_uri(), logs).await;
+    api.wait_events(&call_id, "CALL_CONNECTED", logs, |e| {
+        has(e, "CALL_CONNECTED")
+    })
+    .await;
+    let hold = json!({"participantType": "Initial_Caller"});
+    let (status, body) = api.action(&call_id, "hold", hold.clone()).await;
+    assert_eq!(status, 200, "{body}");
+
+    // voicetk dies; the call goes on in baresip. A new voicetk on the same log reconnects,
+    // finds the call (listcalls + callstat), and re-announces it with the event ids it had:
+    // the gateway recognises them, so nothing is delivered twice.
+    server.kill();
+    let server = ServeProcess::start(data.path(), &["--source", &source]);
+    let api = Api::new(&server.url);
+    // It can act on the call again once it has picked it up (501 until then).
+    let resume = json!({"participantType": "Initial_Caller"});
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) = api.action(&call_id, "resume", resume.clone()).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            status == 501 && Instant::now() < deadline,
+            "resume after the restart: {status} {body}\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = api.action(&call_id, "end-call", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let events = api.events(&call_id).await;
+    let story: Vec<&str> = types(&events)
+        .into_iter()
+        .filter(|t| *t != "AUDIO_STATS")
+        .collect();
+    assert_eq!(
+        story,
+        [
+            "CALL_STARTED",
+            "CALL_CONNECTED",
+            "HOLD",
+            "RESUME",
+            "CALL_ENDED"
+        ],
+        "{events:#?}"
+    );
+}
