@@ -274,7 +274,7 @@ async fn demo_serves_simulated_calls_and_the_console() {
 }
 
 #[test]
-fn stores_and_sources_not_in_this_build_are_refused_clearly() {
+fn stores_not_in_this_build_and_bad_sources_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let out = voicetk()
         .args([
@@ -292,18 +292,20 @@ fn stores_and_sources_not_in_this_build_are_refused_clearly() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("NATS JetStream store is not available yet")
     );
-    let out = voicetk()
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--source",
-            "baresip:127.0.0.1:4444",
-            "--data",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("baresip source is not available"));
+    let refused = |source: &str| {
+        let out = voicetk()
+            .args(["serve", "--addr", "127.0.0.1:0", "--source", source, "--data"])
+            .arg(dir.path())
+            .env_remove("TWILIO_AUTH_TOKEN")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{source}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused("carrier-pigeon");
+    assert!(err.contains("unknown source \"carrier-pigeon\""), "{err}");
+    let err = refused("baresip:no-port");
+    assert!(err.contains("baresip"), "{err}");
+    let err = refused("twilio");
+    assert!(err.contains("TWILIO_AUTH_TOKEN"), "{err}");
 }
