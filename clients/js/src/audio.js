@@ -5,7 +5,8 @@
  * Picks the audio entries voicetk reads from a `getStats()` report:
  * `{inbound: {packetsReceived, packetsLost, jitter?}, outbound: {packetsSent},
  *   remoteInbound: {packetsLost?, jitter?, roundTripTime?}}`, each entry only when the report
- * has it (counters are cumulative, as WebRTC reports them). `null` when none is there yet.
+ * has it (counters are cumulative, as WebRTC reports them). `null` while the report has
+ * neither an inbound nor an outbound audio entry.
  * @param {{values?: () => Iterable<any>, forEach?: (fn: (s: any) => void) => void}} report
  */
 export function readAudioStats(report) {
@@ -38,5 +39,7 @@ export function readAudioStats(report) {
     if (Number.isFinite(remote.roundTripTime)) r.roundTripTime = remote.roundTripTime;
     if (Object.keys(r).length > 0) body.remoteInbound = r;
   }
-  return Object.keys(body).length > 0 ? body : null;
+  // A receiver report alone says nothing about this interval's packets: voicetk needs one
+  // of the local entries.
+  return body.inbound || body.outbound ? body : null;
 }

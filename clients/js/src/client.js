@@ -662,7 +662,10 @@ export class VoicetkClient extends EventTarget {
       return;
     }
     if (msg?.op === 'heartbeat') {
-      // The server is caught up to this seq for this subscriber: resume after it.
+      // The server is caught up to this seq for this subscriber: resume after it
+      // (docs/decisions.md). The subscribe op is the socket's first frame, so a heartbeat
+      // reaches us only after the server took it: its periodic ones start a whole
+      // `limits.heartbeat` after the connection opens.
       if (Number.isSafeInteger(msg.seq) && msg.seq > this.#lastSeq) this.#lastSeq = msg.seq;
       this.#resumable = true;
       this.#replaySeen.clear();

@@ -39,7 +39,10 @@ before(async () => {
       '--no-sandbox',
       '--autoplay-policy=no-user-gesture-required',
       // Host candidates as plain IPs: two peer connections in one page connect over loopback.
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      // And no Local Network Access checks: a page fulfilled by page.route has no address of
+      // its own, so Chromium would treat its WebSocket to 127.0.0.1 as a public page reaching
+      // into the local network (a page the gateway really serves is loopback itself).
+      '--disable-features=WebRtcHideLocalIpsWithMdns,LocalNetworkAccessChecks,LocalNetworkAccessChecksWebSockets',
     ],
     timeout: 30_000,
   });
@@ -65,7 +68,7 @@ before(async () => {
     },
   );
   await page.goto(`${server.url}/__jsclient/page.html`);
-  await page.evaluate(async () => {
+  await inPage(async () => {
     window.voicetk = await import('/__jsclient/src/index.js');
   });
 });
@@ -75,13 +78,27 @@ after(async () => {
   await server?.stop();
 });
 
-function withPageLog(e) {
-  e.message += `\n--- page ---\n${pageLog.join('\n')}`;
-  return e;
+/**
+ * page.evaluate bounded in time (it has no timeout of its own); a failure carries what the
+ * page logged.
+ */
+async function inPage(fn, arg, timeoutMs = 20_000) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`page.evaluate: no result within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([page.evaluate(fn, arg), timeout]);
+  } catch (e) {
+    e.message += `\n--- page ---\n${pageLog.join('\n')}`;
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 test('the module loads in the browser as it is and defines <voice-toolkit-api>', async () => {
-  const info = await page.evaluate(() => ({
+  const info = await inPage(() => ({
     exports: Object.keys(window.voicetk).sort(),
     element: typeof customElements.get('voice-toolkit-api'),
   }));
@@ -90,7 +107,7 @@ test('the module loads in the browser as it is and defines <voice-toolkit-api>',
 });
 
 test('<voice-toolkit-api>: LWC and Aura listeners, a throwing listener, actions', async () => {
-  const state = await page.evaluate(async () => {
+  const state = await inPage(async () => {
     window.got = [];
     window.pageErrors = [];
     window.addEventListener('error', (e) => {
@@ -113,8 +130,6 @@ test('<voice-toolkit-api>: LWC and Aura listeners, a throwing listener, actions'
     const api = await el.ready;
     window.el = el;
     return { state: el.state, telephony: el.telephony, same: api === el.api };
-  }).catch((e) => {
-    throw withPageLog(e);
   });
   assert.deepEqual(state, { state: 'connected', telephony: 'partner', same: true });
 
@@ -122,10 +137,10 @@ test('<voice-toolkit-api>: LWC and Aura listeners, a throwing listener, actions'
     connected('browser-1', 'ana', '+1 415 555 0110'),
     { type: 'HOLD', detail: { callId: 'browser-1', participant: '+1 415 555 0110' } },
   ]);
-  await page.waitForFunction(() => window.got.length >= 3).catch((e) => {
-    throw withPageLog(e);
+  await inPage(async () => {
+    while (window.got.length < 3) await new Promise((r) => setTimeout(r, 20));
   });
-  const result = await page.evaluate(() => ({
+  const result = await inPage(() => ({
     got: window.got,
     pageErrors: window.pageErrors,
     current: window.el.currentCall?.callId,
@@ -139,7 +154,7 @@ test('<voice-toolkit-api>: LWC and Aura listeners, a throwing listener, actions'
   assert.equal(result.current, 'browser-1');
 
   // An action: posted calls have no source, so the server's 501 comes back with its code.
-  const refused = await page.evaluate(() =>
+  const refused = await inPage(() =>
     window.el.mute().then(
       () => null,
       (e) => ({ name: e.name, code: e.code, status: e.status }),
@@ -147,8 +162,30 @@ test('<voice-toolkit-api>: LWC and Aura listeners, a throwing listener, actions'
   );
   assert.deepEqual(refused, { name: 'VoicetkError', code: 'not_implemented', status: 501 });
 
+  // Changing an attribute reconnects; the listeners move to the new connection.
+  const switched = await inPage(async () => {
+    const old = window.el.api;
+    window.got.length = 0;
+    window.el.setAttribute('agent', 'ben');
+    const api = await window.el.ready;
+    return { old: old.state, agent: api.agent, fresh: api !== old };
+  });
+  assert.deepEqual(switched, { old: 'closed', agent: 'ben', fresh: true });
+  const ben = await server.post([
+    connected('browser-ben', 'ben', '+1 415 555 0111'),
+    { type: 'HOLD', detail: { callId: 'browser-ben', participant: '+1 415 555 0111' } },
+  ]);
+  await inPage(async () => {
+    while (window.got.length < 3) await new Promise((r) => setTimeout(r, 20));
+  });
+  assert.deepEqual(await inPage(() => window.got), [
+    ['lwc', 'callconnected', 'browser-ben', ben.seqs[0], true],
+    ['aura', 'HOLD', 'browser-ben', ben.seqs[1]],
+    ['lwc', 'hold', 'browser-ben', ben.seqs[1], true],
+  ]);
+
   // Removing the element closes its connection.
-  const closed = await page.evaluate(() => {
+  const closed = await inPage(() => {
     const api = window.el.api;
     window.el.remove();
     return api.state;
@@ -158,7 +195,7 @@ test('<voice-toolkit-api>: LWC and Aura listeners, a throwing listener, actions'
 
 test('publishAudioStats posts a real peer connection getStats() and voicetk makes AUDIO_STATS', async (t) => {
   // Two peer connections in the page, each sending a tone to the other over loopback.
-  const report = await page.evaluate(async () => {
+  const report = await inPage(async () => {
     const ctx = new AudioContext();
     const tone = (hz) => {
       const osc = ctx.createOscillator();
@@ -189,8 +226,6 @@ test('publishAudioStats posts a real peer connection getStats() and voicetk make
       if (body?.inbound?.packetsReceived > 0 && body?.outbound?.packetsSent > 0 && body?.remoteInbound) return body;
       await new Promise((r) => setTimeout(r, 100));
     }
-  }).catch((e) => {
-    throw withPageLog(e);
   });
   assert.ok(report.inbound.packetsReceived > 0);
   assert.ok(Number.isInteger(report.inbound.packetsLost));
@@ -198,11 +233,6 @@ test('publishAudioStats posts a real peer connection getStats() and voicetk make
   assert.ok(typeof report.inbound.jitter === 'number' && report.inbound.jitter < 1, 'jitter in seconds');
   assert.ok(report.remoteInbound.roundTripTime === undefined || report.remoteInbound.roundTripTime < 1);
 
-  const openapi = await server.request('GET', '/v1/openapi.json');
-  if (!openapi.paths['/v1/calls/{callId}/audio-samples']) {
-    t.skip('this voicetk build has no POST /v1/calls/{callId}/audio-samples yet');
-    return;
-  }
   // A listener in Node, on the same server, sees what the page's samples turn into.
   const api = await connect({ url: server.url, agent: 'ana' });
   t.after(() => api.close());
@@ -211,7 +241,7 @@ test('publishAudioStats posts a real peer connection getStats() and voicetk make
     if (p.detail.callId === 'webrtc-1') stats.push(p.detail);
   });
   await server.post(connected('webrtc-1', 'ana'));
-  const errors = await page.evaluate(async () => {
+  const errors = await inPage(async () => {
     window.publishErrors = [];
     const api = await window.voicetk.connect({ agent: 'ana' });
     api.addEventListener('error', (e) => {
@@ -230,7 +260,7 @@ test('publishAudioStats posts a real peer connection getStats() and voicetk make
       15_000,
     );
   } catch (e) {
-    const publishErrors = await page.evaluate(() => window.publishErrors);
+    const publishErrors = await inPage(() => window.publishErrors);
     e.message += `\npublish errors: ${JSON.stringify(publishErrors)}`;
     throw e;
   }
@@ -238,8 +268,8 @@ test('publishAudioStats posts a real peer connection getStats() and voicetk make
   assert.ok(input.packetsCount > 0, 'packets counted from the real stream');
   assert.ok(input.statsCount >= 1);
   assert.ok(Number.isInteger(input.jitterBufferMillis) && input.jitterBufferMillis >= 0);
-  assert.deepEqual(await page.evaluate(() => window.publishErrors), []);
-  await page.evaluate(async () => {
+  assert.deepEqual(await inPage(() => window.publishErrors), []);
+  await inPage(async () => {
     window.stopPublishing();
     window.pc.close();
     window.pcPeer.close();

@@ -8,6 +8,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
 import { connect } from '../src/index.js';
 import { startProxy } from '../testkit/proxy.mjs';
 import { connected, nextEvent, sleep, startServer, waitFor } from '../testkit/server.mjs';
@@ -154,6 +157,56 @@ test('a graceful shutdown (close 1001) is reconnected after too', async () => {
   const { seq } = await server.post({ type: 'HOLD', detail: { callId: 'term-1', participant: '+1 415 555 0100' } });
   await waitFor(() => api.lastSeq >= seq, 'the HOLD after the restart');
   assertExactly(log.seqs, first, seq);
+});
+
+test('history pruned while away: reported, then a replay of the calls in progress', async () => {
+  let server = await startServer();
+  cleanups.push(() => server.stop());
+  const proxy = await startProxy(server.port);
+  cleanups.push(() => proxy.close());
+  const first = (await server.post(connected('pruned-1', 'ana'))).seq;
+  const api = await connect({ url: proxy.url, agent: 'ana', reconnect: FAST, after: first - 1 });
+  cleanups.push(() => api.close());
+  const log = record(api);
+  const replayed = [];
+  api.addTelephonyEventListener('HOLD', (p) => p.replayed && replayed.push(p.seq));
+  const errors = [];
+  api.addEventListener('error', (e) => {
+    errors.push(e.detail);
+    e.preventDefault();
+  });
+  await waitFor(() => log.seqs.length === 1, 'the CALL_CONNECTED');
+
+  const gone = nextEvent(api, 'disconnected');
+  proxy.block();
+  proxy.cut();
+  await gone;
+  const state = { muted: false };
+  const missed = await toggle(server, 'pruned-1', state, 20);
+  // Restart keeping only the last 5 events: what the client missed is gone from the log.
+  await server.kill('SIGTERM');
+  const config = join(server.data, 'retention.toml');
+  await writeFile(config, '[retention]\nmax_events = 5\n');
+  server = await startServer({ addr: server.addr, data: server.data, args: ['--config', config] });
+  await waitFor(
+    async () => (await server.request('GET', '/v1/events?after=0&limit=1')).events[0]?.seq > missed[0],
+    'retention to prune the log',
+  );
+  const { seq: held } = await server.post({ type: 'HOLD', detail: { callId: 'pruned-1', participant: '+1 415 555 0100' } });
+  const back = nextEvent(api, 'connected');
+  proxy.unblock();
+  await back;
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].error.code, 'history_pruned');
+  assert.equal(errors[0].source, 'connection');
+  // The call is still in progress: its remaining events come replayed, the HOLD among them.
+  await waitFor(() => replayed.includes(held), 'the replayed HOLD');
+  assert.equal(api.currentCall.callId, 'pruned-1');
+  assert.equal(api.currentCall.participants[0].onHold, true);
+  // And live delivery goes on from there, nothing twice.
+  const { seq: resumed } = await server.post({ type: 'RESUME', detail: { callId: 'pruned-1', participant: '+1 415 555 0100' } });
+  await waitFor(() => log.seqs.includes(resumed), 'the RESUME after the replay');
+  assert.deepEqual(log.seqs, [first, resumed]);
 });
 
 test('close() ends it for good: no events, no reconnect, actions reject', async () => {

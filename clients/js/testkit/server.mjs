@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,8 @@ export const BIN = process.env.VOICETK_BIN ?? join(REPO, 'target', 'debug', 'voi
 
 /** Every server still running, killed if the test process exits without stopping them. */
 const running = new Set();
+/** Every temporary directory made, removed when the test process exits. */
+const temps = new Set();
 process.on('exit', () => {
   for (const s of running) {
     try {
@@ -27,11 +29,14 @@ process.on('exit', () => {
       // Already gone.
     }
   }
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A fresh temporary directory. */
-export function tempDir(prefix = 'voicetk-js-') {
-  return mkdtemp(join(tmpdir(), prefix));
+/** A fresh temporary directory, removed when the test process exits. */
+export async function tempDir(prefix = 'voicetk-js-') {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  temps.add(dir);
+  return dir;
 }
 
 /** Writes a scenario file (see crates/sources/src/simulator/scenario.rs) and returns its path. */
@@ -151,7 +156,12 @@ export class VoicetkServer {
     running.delete(this);
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     this.proc.kill(signal);
-    const done = await Promise.race([this.exited, sleep(10_000).then(() => null)]);
+    let timer;
+    const late = new Promise((r) => {
+      timer = setTimeout(() => r(null), 10_000);
+    });
+    const done = await Promise.race([this.exited, late]);
+    clearTimeout(timer);
     if (done === null) {
       this.proc.kill('SIGKILL');
       await this.exited;
@@ -236,7 +246,7 @@ export function nextEvent(target, name, timeoutMs = 10_000) {
   });
 }
 
-/** The payloads of a call: `CALL_CONNECTED` for `agent`, then whatever `more` adds. */
+/** A CALL_CONNECTED payload that opens call `callId` for `agent`. */
 export function connected(callId, agent, participant = '+1 415 555 0100') {
   return {
     type: 'CALL_CONNECTED',
