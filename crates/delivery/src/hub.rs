@@ -34,6 +34,10 @@ pub struct HubConfig {
     /// [`Lagged`](crate::Lagged). Default is [`HubConfig::DEFAULT_CAPACITY`] (1024); values
     /// are clamped to `1..=`[`HubConfig::MAX_CAPACITY`].
     pub capacity: usize,
+    /// The seq of the last event already stored before this hub starts (the log's last seq
+    /// after a restart): [`Hub::last_seq`] starts there and the first publish must be above
+    /// it. Default 0.
+    pub after: u64,
 }
 
 impl HubConfig {
@@ -55,6 +59,19 @@ impl HubConfig {
     pub fn capacity(self, capacity: usize) -> HubConfig {
         HubConfig { capacity, ..self }
     }
+
+    /// This configuration for a hub that continues a log holding events up to `seq`.
+    ///
+    /// ```
+    /// use voicetk_delivery::{Hub, HubConfig};
+    /// use voicetk_events::TelephonyKind;
+    ///
+    /// let hub = Hub::new(HubConfig::new(TelephonyKind::Partner).after(41));
+    /// assert_eq!(hub.last_seq(), 41);
+    /// ```
+    pub fn after(self, seq: u64) -> HubConfig {
+        HubConfig { after: seq, ..self }
+    }
 }
 
 impl Default for HubConfig {
@@ -62,6 +79,7 @@ impl Default for HubConfig {
         HubConfig {
             telephony: TelephonyKind::Partner,
             capacity: HubConfig::DEFAULT_CAPACITY,
+            after: 0,
         }
     }
 }
@@ -152,9 +170,9 @@ impl Hub {
             inner: Arc::new(HubInner {
                 listeners: Listeners::new(config.telephony),
                 capacity: config.capacity.clamp(1, HubConfig::MAX_CAPACITY),
-                last_seq: AtomicU64::new(0),
+                last_seq: AtomicU64::new(config.after),
                 subscribers: Mutex::new(Subscribers {
-                    last_seq: 0,
+                    last_seq: config.after,
                     next_id: 0,
                     closed: false,
                     entries: Vec::new(),

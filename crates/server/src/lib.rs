@@ -125,8 +125,13 @@ impl Server {
         sources: Vec<Arc<dyn Source>>,
     ) -> Result<Server, ServerError> {
         config.validate()?;
+        // After a restart, delivery continues the log: `lastSeq`, replays and the live start
+        // of new subscribers are positioned after what is already stored.
+        let stored = log.last_seq().await?;
         let hub = Arc::new(Hub::new(
-            HubConfig::new(config.telephony).capacity(config.limits.subscriber_buffer),
+            HubConfig::new(config.telephony)
+                .capacity(config.limits.subscriber_buffer)
+                .after(stored),
         ));
         let metrics = Arc::new(Metrics::new());
         let gateway_config = GatewayConfig {

@@ -45,6 +45,42 @@ async fn a_restarted_server_still_knows_every_call() {
 }
 
 #[tokio::test]
+async fn after_a_restart_delivery_continues_the_log() {
+    let s = TestServer::start().await;
+    s.post_ndjson(&[
+        connected("live", "p"),
+        with_participant("HOLD", "live", "p"),
+        connected("done", "q"),
+        call_only("CALL_ENDED", "done"),
+    ])
+    .await;
+    let dir = s.dir.clone();
+    s.stop().await;
+
+    let s = TestServer::in_dir(dir, |_| {}, Vec::new()).await;
+    let (_, health) = s.get("/healthz", None).await;
+    assert_eq!(health["lastSeq"], 4, "{health}");
+    // A new subscriber gets the active call replayed, then goes live after seq 4: the ended
+    // call is not replayed and nothing stored is delivered as if it were new.
+    let mut ws = s.ws(json!({"op": "subscribe"}), None).await;
+    let (replayed, live_after) = ws.until_heartbeat().await;
+    assert_eq!(live_after, 4);
+    let seqs: Vec<_> = replayed
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2], "{replayed:?}");
+    assert!(replayed.iter().all(|e| e["replayed"] == true));
+    let (_, ack) = s.post(&with_participant("RESUME", "live", "p")).await;
+    assert_eq!(ack["seq"], 5);
+    let next = ws.next_event().await;
+    assert_eq!(
+        (next["seq"].as_u64(), next["type"].as_str()),
+        (Some(5), Some("RESUME"))
+    );
+}
+
+#[tokio::test]
 async fn graceful_shutdown_closes_streams_with_1001() {
     let s = TestServer::start().await;
     s.post(&connected("g1", "p")).await;
