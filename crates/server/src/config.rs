@@ -54,6 +54,10 @@ pub struct Config {
     pub audio_stats_interval: Duration,
     /// Event sources to start: `simulator`, `baresip:HOST:PORT`, webhook sources.
     pub sources: Vec<String>,
+    /// Web origins (`https://acme.lightning.force.com`) whose pages may call the API from the
+    /// browser (CORS), e.g. a Salesforce org running the JS client. `"*"` allows any origin
+    /// (tokens still apply). Default: none, only same-origin pages (the console).
+    pub cors_origins: Vec<String>,
     /// Sizes, rates and timeouts.
     pub limits: Limits,
     /// How long the log keeps events.
@@ -72,6 +76,7 @@ impl Default for Config {
             lenient: false,
             audio_stats_interval: Duration::from_secs(30),
             sources: Vec::new(),
+            cors_origins: Vec::new(),
             limits: Limits::default(),
             retention: RetentionConfig::default(),
             auth: AuthConfig::default(),
@@ -286,6 +291,14 @@ impl Config {
                 ));
             }
         }
+        for (i, origin) in self.cors_origins.iter().enumerate() {
+            if origin != "*" && !is_origin(origin) {
+                return invalid(format!(
+                    "cors_origins[{i}]: {origin:?} is not an origin; expected scheme://host[:port] \
+                     with no path, e.g. \"https://acme.lightning.force.com\", or \"*\""
+                ));
+            }
+        }
         let l = &self.limits;
         for (name, v) in [
             ("limits.max_body_bytes", l.max_body_bytes),
@@ -349,6 +362,25 @@ mod opt_duration {
     ) -> Result<Option<Duration>, D::Error> {
         super::duration::deserialize(d).map(Some)
     }
+}
+
+/// Whether `s` is a web origin: `http(s)://host[:port]`, nothing after.
+fn is_origin(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+        && port.is_none_or(|p| p.parse::<u16>().is_ok())
 }
 
 #[cfg(test)]
@@ -447,5 +479,30 @@ agent = "alice"
             ..Config::default()
         };
         assert!(c.store().is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let with = |origins: &[&str]| Config {
+            cors_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+            ..Config::default()
+        };
+        for good in [
+            "https://acme.lightning.force.com",
+            "http://127.0.0.1:3000",
+            "http://[::1]:8080",
+            "*",
+        ] {
+            assert!(with(&[good]).validate().is_ok(), "{good}");
+        }
+        for bad in [
+            "acme.lightning.force.com",
+            "https://acme.example/path",
+            "https://",
+            "http://host:99999",
+        ] {
+            let err = with(&["*", bad]).validate().unwrap_err().to_string();
+            assert!(err.contains("cors_origins[1]"), "{bad}: {err}");
+        }
     }
 }

@@ -169,9 +169,9 @@ impl Server {
         self.state.gateway()
     }
 
-    /// The HTTP API as a router.
+    /// The HTTP API as a router, with CORS for `cors_origins`.
     pub fn router(&self) -> axum::Router {
-        app(self.state.clone())
+        with_cors(app(self.state.clone()), &self.config.cors_origins)
     }
 
     /// Serves on `listener` until `signal` resolves, then shuts down gracefully: streams get
@@ -234,7 +234,8 @@ impl Server {
         let token = shutdown.clone();
         let serve = axum::serve(
             listener,
-            app(state).into_make_service_with_connect_info::<SocketAddr>(),
+            with_cors(app(state), &config.cors_origins)
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             signal.await;
@@ -260,6 +261,14 @@ impl Server {
         }
         served?;
         Ok(())
+    }
+}
+
+/// `router` with the CORS layer for `origins`, if any.
+fn with_cors(router: axum::Router, origins: &[String]) -> axum::Router {
+    match http::cors_layer(origins) {
+        Some(layer) => router.layer(layer),
+        None => router,
     }
 }
 

@@ -428,3 +428,62 @@ async fn rate_limit_per_connection() {
         200
     );
 }
+
+#[tokio::test]
+async fn cors_lets_configured_origins_call_the_api() {
+    let s = TestServer::with(
+        |c| c.cors_origins = vec!["https://acme.lightning.force.com".into()],
+        Vec::new(),
+    )
+    .await;
+    let preflight = s
+        .http
+        .request(reqwest::Method::OPTIONS, s.url("/v1/calls/c1/actions/hold"))
+        .header("origin", "https://acme.lightning.force.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let h = preflight.headers();
+    assert_eq!(
+        h["access-control-allow-origin"],
+        "https://acme.lightning.force.com"
+    );
+    let methods = h["access-control-allow-methods"].to_str().unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let allowed = h["access-control-allow-headers"].to_str().unwrap();
+    assert!(allowed.contains("authorization"), "{allowed}");
+
+    let get = |origin: &'static str| {
+        s.http
+            .get(s.url("/v1/calls"))
+            .header("origin", origin)
+            .send()
+    };
+    let ok = get("https://acme.lightning.force.com").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://acme.lightning.force.com"
+    );
+    let other = get("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn without_cors_origins_no_cross_origin_headers() {
+    let s = TestServer::start().await;
+    let resp = s
+        .http
+        .get(s.url("/v1/calls"))
+        .header("origin", "https://acme.lightning.force.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+}

@@ -70,6 +70,10 @@ struct ServeArgs {
     /// An event source to start; may repeat: simulator, baresip:HOST:PORT, ...
     #[arg(long = "source", value_name = "SRC")]
     sources: Vec<String>,
+    /// A web origin whose pages may call the API (CORS), e.g. https://acme.lightning.force.com;
+    /// may repeat; `*` allows any.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +294,9 @@ fn serve_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if !args.sources.is_empty() {
         config.sources = args.sources.clone();
+    }
+    if !args.cors_origins.is_empty() {
+        config.cors_origins = args.cors_origins.clone();
     }
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)

@@ -147,6 +147,35 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The CORS layer for `origins` (`cors_origins` in the config), or `None` when the list is
+/// empty (same-origin only). Pages on those origins may call every endpoint with a bearer
+/// token; no cookies are involved, so no credentials mode.
+pub fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("last-event-id"),
+            ])
+            .expose_headers([header::RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(3600)),
+    )
+}
+
 /// Refuses with 429 when the connection spent its budget.
 async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let peer = req
