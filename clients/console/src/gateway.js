@@ -1,7 +1,7 @@
-// The console's link to voicetk. Live events (with the replay of calls in progress) and call
-// actions go through the voicetk JS client — the very bundle the gateway serves at
-// /client/voicetk.js; the call snapshot and a selected call's history come from GET /v1/calls
-// and GET /v1/calls/{id}.
+// The console's link to voicetk. Live events (with the replay of calls in progress), every
+// call action (`api.forCall(callId)`) and dialing go through the voicetk JS client — the very
+// bundle the gateway serves at /client/voicetk.js; the console itself only reads: the call
+// snapshot (GET /v1/calls) and a selected call's history (GET /v1/calls/{id}).
 
 import * as voicetk from '/client/voicetk.js';
 import { EVENT_TYPES, NOT_IN_NATIVE } from './store.js';
@@ -23,8 +23,6 @@ export class Gateway {
     this.api = null;
     this.stateFns = [];
     this.telephony = 'partner';
-    /** How many actions went through the client and how many the console posted itself. */
-    this.routes = { client: 0, http: 0 };
   }
 
   /** Calls `fn(state, detail)` on connection changes: connecting, live, disconnected, error. */
@@ -86,32 +84,15 @@ export class Gateway {
   }
 
   /**
-   * Carries out `action` on `callId` and resolves once the confirming event is in the log.
-   * The client acts on the current call, as the Voice Toolkit does (the newest call not ended
-   * of the calls it follows): when `callId` is that call the client carries the action out.
-   * A console shows many calls at once, and the client cannot yet be told which one to act
-   * on, so for any other call the console posts the same action for that call itself
-   * (POST /v1/calls/{id}/actions/{action}, the endpoint the client uses too).
+   * Carries out `action` (CONTRACT §4's name) on `callId` through the client's
+   * `forCall(callId)` — the console shows many calls, any of which may be acted on, not only
+   * the client's current call — and resolves with the confirming event's payload once the
+   * client delivered it. A refusal rejects with the client's VoicetkError (code, status,
+   * message).
    */
   async act(callId, action, args = {}) {
     if (!this.api) throw new RequestError('not_connected', 'not connected to voicetk yet');
-    if (this.api.currentCall?.callId === callId) {
-      this.routes.client++;
-      return invoke(this.api, action, args);
-    }
-    this.routes.http++;
-    return this.post(`/v1/calls/${encodeURIComponent(callId)}/actions/${action}`, args);
-  }
-
-  async post(path, body) {
-    const headers = { accept: 'application/json', 'content-type': 'application/json' };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    const res = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body ?? {}) });
-    const json = await res.json().catch(() => null);
-    if (!res.ok) {
-      throw new RequestError(json?.error?.code ?? 'http_error', json?.error?.message ?? `HTTP ${res.status}`, res.status);
-    }
-    return json;
+    return invoke(this.api.forCall(callId), action, args);
   }
 
   /** Places a call; resolves with its callId. */
@@ -122,22 +103,25 @@ export class Gateway {
   }
 }
 
-/** Calls the client method that stands for `action` (CONTRACT §4 names → Voice Toolkit API). */
-function invoke(api, action, args) {
+/**
+ * Calls the client method that stands for `action` (CONTRACT §4 names → Voice Toolkit API) on
+ * `call`, the actions of one call (`api.forCall(callId)`).
+ */
+function invoke(call, action, args) {
   switch (action) {
-    case 'accept-call': return api.acceptCall();
-    case 'decline-call': return api.declineCall();
-    case 'end-call': return api.endCall(args.participantType);
-    case 'mute': return api.mute();
-    case 'unmute': return api.unmute();
-    case 'hold': return api.hold(args.participantType);
-    case 'resume': return api.resume(args.participantType);
-    case 'pause-recording': return api.pauseRecording();
-    case 'resume-recording': return api.resumeRecording();
-    case 'merge': return api.merge();
-    case 'swap': return api.swap();
-    case 'add-participant': return api.addParticipant(args.contactType, args.contactValue, args.isBlindTransfer);
-    case 'send-digits': return api.sendDigits(args.digits);
+    case 'accept-call': return call.acceptCall();
+    case 'decline-call': return call.declineCall();
+    case 'end-call': return call.endCall(args.participantType);
+    case 'mute': return call.mute();
+    case 'unmute': return call.unmute();
+    case 'hold': return call.hold(args.participantType);
+    case 'resume': return call.resume(args.participantType);
+    case 'pause-recording': return call.pauseRecording();
+    case 'resume-recording': return call.resumeRecording();
+    case 'merge': return call.merge();
+    case 'swap': return call.swap();
+    case 'add-participant': return call.addParticipant(args.contactType, args.contactValue, args.isBlindTransfer);
+    case 'send-digits': return call.sendDigits(args.digits);
     default: throw new RequestError('unknown_action', `unknown action ${action}`);
   }
 }

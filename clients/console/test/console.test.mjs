@@ -142,18 +142,76 @@ async function api(server, method, path, body, token) {
   return { status: res.status, body: await res.json() };
 }
 
-/** Opens a page that records every console error and uncaught exception. */
+/**
+ * Opens a page that records every console error and uncaught exception; `watch(page, seen)`,
+ * called before the page loads, may record more into `seen`.
+ */
 async function openPage(context, url, viewport = { width: 1400, height: 900 }, watch = null) {
   const page = await context.newPage();
-  const probes = [];
-  watch?.(page, probes);
+  const seen = [];
+  watch?.(page, seen);
   await page.setViewportSize(viewport);
   page.setDefaultTimeout(WAIT);
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()}`); });
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
   await page.goto(url, { timeout: WAIT });
-  return { page, errors, probes };
+  return { page, errors, seen };
+}
+
+/** The JS client's action methods → the action names of CONTRACT §4 (`acceptCall` → `accept-call`). */
+const kebab = (method) => method.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * Records, from now on, how the page acts on calls: in the page, every call of the JS
+ * client's `forCall(callId).<action>()` and `startPreviewCall()` (wrappers that call the real
+ * methods), with the client's current call at that moment; on the network, every action POST
+ * (`/v1/calls/{id}/actions/{action}`) and dial (`POST /v1/calls`). `check()` asserts that
+ * the two lists match one for one: no request but the client's. Needs a connected console.
+ */
+async function traceActions(page) {
+  const posts = [];
+  page.on('request', (r) => {
+    if (r.method() !== 'POST') return;
+    const path = new URL(r.url()).pathname;
+    const m = /^\/v1\/calls\/([^/]+)\/actions\/([^/]+)$/.exec(path);
+    if (m) posts.push(`${decodeURIComponent(m[1])} ${m[2]}`);
+    else if (path === '/v1/calls') posts.push('- dial');
+  });
+  await page.waitForFunction(() => window.voicetkConsole?.gateway?.api?.state === 'connected');
+  await page.evaluate(() => {
+    const api = window.voicetkConsole.gateway.api;
+    const log = (window.clientActions = []);
+    const forCall = api.forCall.bind(api);
+    api.forCall = (callId) => {
+      const actions = forCall(callId);
+      const traced = { callId: actions.callId };
+      for (const method of ['mute', 'unmute', 'hold', 'resume', 'acceptCall', 'declineCall', 'endCall',
+        'pauseRecording', 'resumeRecording', 'merge', 'swap', 'addParticipant', 'sendDigits']) {
+        traced[method] = (...args) => {
+          log.push({ callId, method, current: api.currentCall?.callId ?? null });
+          return actions[method](...args);
+        };
+      }
+      return Object.freeze(traced);
+    };
+    const dial = api.startPreviewCall.bind(api);
+    api.startPreviewCall = (number) => {
+      log.push({ callId: null, method: 'startPreviewCall', current: api.currentCall?.callId ?? null });
+      return dial(number);
+    };
+  });
+  return {
+    /** What the page asked the client to do: [{callId, method, current}]. */
+    calls: () => page.evaluate(() => window.clientActions),
+    /** Asserts every action and dial request the page sent was the client's; returns the calls. */
+    async check() {
+      const calls = await page.evaluate(() => window.clientActions);
+      const asked = calls.map((c) => (c.method === 'startPreviewCall' ? '- dial' : `${c.callId} ${kebab(c.method)}`));
+      assert.deepEqual([...posts].sort(), asked.sort(), 'every action request comes from a client call');
+      return calls;
+    },
+  };
 }
 
 /** The text of the rows the timeline shows: [{type, callId}]. */
@@ -165,6 +223,8 @@ describe('the console in Chromium against voicetk serve', { skip }, () => {
   let context;
   let page;
   let errors;
+  /** How the main page acted on calls (traceActions). */
+  let trace;
   /** Console errors a test provoked on purpose (an HTTP error status is logged by Chromium). */
   const expected = [];
 
@@ -186,6 +246,7 @@ describe('the console in Chromium against voicetk serve', { skip }, () => {
       timeout: 30_000,
     });
     ({ page, errors } = await openPage(context, server.url + '/'));
+    trace = await traceActions(page);
     console.log(`# voicetk at ${server.url}; screenshots in ${ARTIFACTS}`);
   });
 
@@ -313,15 +374,26 @@ describe('the console in Chromium against voicetk serve', { skip }, () => {
     await page.locator('.card li.participant[data-participant="+1 415 555 0199"]').waitFor();
     await page.locator('.toast[role="status"]:has-text("Dialing")').waitFor();
     assert.equal(await page.locator('#dial-number').inputValue(), '', 'the number is cleared once placed');
-    // The dialed call is now the client's current call: its actions go through the client.
+    // The dialed call is now the client's current call; acting on it goes through the client
+    // too, like every other action.
     const card = page.locator('.card', { has: page.locator('li.participant[data-participant="+1 415 555 0199"]') });
     const callId = await card.getAttribute('data-call-id');
     assert.equal(await page.evaluate(() => window.voicetkConsole.gateway.api.currentCall?.callId), callId);
-    const before = await page.evaluate(() => ({ ...window.voicetkConsole.gateway.routes }));
     await page.locator(`.card[data-call-id="${callId}"][data-lifecycle="connected"] button[data-action="mute"]`).click();
     await page.locator(`.card[data-call-id="${callId}"] [data-role="muted"]`).waitFor();
-    const after = await page.evaluate(() => ({ ...window.voicetkConsole.gateway.routes }));
-    assert.deepEqual(after, { client: before.client + 1, http: before.http });
+    const calls = await trace.check();
+    assert.deepEqual(calls.slice(-2).map((c) => [c.callId, c.method]), [[null, 'startPreviewCall'], [callId, 'mute']]);
+  });
+
+  test('every action so far went through the JS client, most of them on calls that were not its current call', async () => {
+    const calls = await trace.check();
+    const methods = new Set(calls.map((c) => c.method));
+    for (const m of ['hold', 'resume', 'mute', 'unmute', 'pauseRecording', 'resumeRecording', 'addParticipant',
+      'swap', 'merge', 'acceptCall', 'declineCall', 'startPreviewCall']) {
+      assert.ok(methods.has(m), `${m} in ${[...methods].join(', ')}`);
+    }
+    const others = calls.filter((c) => c.callId !== null && c.callId !== c.current);
+    assert.ok(others.length >= 5, JSON.stringify(calls));
   });
 
   test('the audio-quality charts plot the call\'s AUDIO_STATS: MOS, loss, jitter and RTT', async () => {
@@ -412,6 +484,20 @@ describe('the console in Chromium against voicetk serve', { skip }, () => {
     assert.match(text, /hold failed: 501 not_implemented: no source can act on call/);
     await page.locator('.toast[role="alert"]:has-text("not_implemented")').waitFor();
     assert.equal(await card.locator('li.participant').first().getAttribute('data-on-hold'), 'false');
+    // The refusal is the client's VoicetkError, from the client's request.
+    const calls = await trace.check();
+    assert.deepEqual([calls.at(-1).callId, calls.at(-1).method], ['console-orphan-1', 'hold']);
+  });
+
+  test('a call the gateway does not know: the console\'s action path rejects with the client\'s 404 unknown_call', async () => {
+    // What a card's button would do for a call the gateway no longer has (its actions path).
+    expected.push(/status of 404/);
+    const refused = await page.evaluate(() => window.voicetkConsole.gateway.act('console-never-was', 'mute')
+      .then(() => null, (e) => ({ name: e.name, code: e.code, status: e.status })));
+    assert.deepEqual(refused, { name: 'VoicetkError', code: 'unknown_call', status: 404 });
+    const calls = await trace.check();
+    assert.deepEqual([calls.at(-1).callId, calls.at(-1).method], ['console-never-was', 'mute']);
+    assert.notEqual(calls.at(-1).current, 'console-never-was');
   });
 
   test('a new tab sees the calls in progress: the replay, marked as such, and the same board', async () => {
@@ -456,12 +542,12 @@ roles = ["subscribe", "control"]
       const ok = await openPage(context, `${secured.url}/?token=${token}`);
       await ok.page.locator('.card[data-agent="erin"]').waitFor();
       await ok.page.waitForSelector('#conn[data-state="live"]');
+      const okTrace = await traceActions(ok.page);
       const callId = await ok.page.locator('.card[data-agent="erin"]').getAttribute('data-call-id');
       await ok.page.locator(`.card[data-call-id="${callId}"][data-lifecycle="connected"] button[data-action="mute"]`).click();
       await ok.page.locator(`.card[data-call-id="${callId}"] [data-role="muted"]`).waitFor();
-      // erin's only call is the client's current call: the client carried the action out,
-      // with the token.
-      assert.deepEqual(await ok.page.evaluate(() => window.voicetkConsole.gateway.routes), { client: 1, http: 0 });
+      // The client carried the action out, with the token.
+      assert.deepEqual((await okTrace.check()).map((c) => [c.callId, c.method]), [[callId, 'mute']]);
       assert.deepEqual(ok.errors, []);
       await ok.page.close();
 
@@ -480,21 +566,25 @@ roles = ["subscribe", "control"]
     const native = await startServer(nativeDir, ['--telephony', 'native',
       '--source', `simulator:scenario=${join(dir, 'talk.toml')},speed=10,rate=2,calls=2,agents=fay`]);
     try {
-      const n = await openPage(context, `${native.url}/`, undefined, (page, probes) => page.on('response', (r) => {
-        // The JS client asks for CALL_STARTED once to learn the telephony kind; Native refuses
-        // it with 422, which Chromium logs. That one answer is expected (the client's choice).
-        if (r.status() === 422 && /[?&]types=CALL_STARTED\b/.test(r.url())) probes.push(r.url());
+      // Every answer the page gets, to show that nothing was refused.
+      const n = await openPage(context, `${native.url}/`, undefined, (page, seen) => page.on('response', (r) => {
+        seen.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}${new URL(r.url()).search}`);
       }));
       await n.page.locator('.card[data-agent="fay"][data-lifecycle="connected"]').first().waitFor();
       await n.page.waitForSelector('#conn[data-state="live"]');
+      const nTrace = await traceActions(n.page);
       await n.page.locator('.card[data-agent="fay"] button[data-action="hold"]').first().click();
       await n.page.locator('#timeline > li[data-type="HOLD"]').waitFor();
+      assert.deepEqual((await nTrace.check()).map((c) => c.method), ['hold']);
       const types = new Set((await timelineRows(n.page)).map((r) => r.type));
       for (const t of ['CALL_STARTED', 'SWAP', 'WRAP_UP_ENDED', 'AUDIO_STATS']) assert.ok(!types.has(t), t);
       assert.equal(await n.page.locator('#quality-empty').isVisible(), true);
-      const probe = /status of 422/;
-      assert.ok(n.errors.filter((e) => probe.test(e)).length <= n.probes.length, n.errors.join('\n'));
-      assert.deepEqual(n.errors.filter((e) => !probe.test(e)), []);
+      assert.equal(await n.page.evaluate(() => window.voicetkConsole.gateway.api.telephony), 'native');
+      // The client learned the telephony from /healthz: no CALL_STARTED probe, no 422.
+      assert.ok(n.seen.some((a) => /^200 GET \/healthz$/.test(a)), n.seen.join('\n'));
+      assert.deepEqual(n.seen.filter((a) => /types=CALL_STARTED/.test(a) || !/^(200|304) /.test(a)), []);
+      // And not a single console error or uncaught exception.
+      assert.deepEqual(n.errors, []);
       await n.page.close();
     } finally {
       await native.stop();

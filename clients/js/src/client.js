@@ -105,6 +105,8 @@ export class VoicetkClient extends EventTarget {
    * `null` once flushed.
    */
   #held = [];
+  /** The Salesforce-style actions: the same as `forCall()`'s, on the current call. */
+  #current = new CallActions(null, (method, action, body) => this.#act(method, action, body, null));
 
   /** Use `connect()`; the constructor only validates the options. */
   constructor(options = {}) {
@@ -319,34 +321,52 @@ export class VoicetkClient extends EventTarget {
 
   // ---------------------------------------------------------------- actions
 
+  /**
+   * The call actions on one given call, whichever call is current: an object with the same
+   * methods as the client (mute ... sendDigits) and the same confirmation semantics, acting on
+   * `callId`. For a page that shows many calls (a supervisor's console); the Salesforce
+   * methods on the client itself keep acting on the current call. The call need not be one
+   * this client follows: the server decides (404 `unknown_call` for a call it does not know
+   * or the token may not see).
+   * @param {string} callId
+   * @returns {CallActions}
+   * @throws {TypeError} `callId` is not a non-empty string
+   */
+  forCall(callId) {
+    if (typeof callId !== 'string' || callId.trim() === '') {
+      throw new TypeError(`forCall: callId: expected a non-empty string, found ${JSON.stringify(callId)}`);
+    }
+    return new CallActions(callId, (method, action, body) => this.#act(method, action, body, callId));
+  }
+
   /** MUTE the agent on the current call. Resolves with the MUTE payload. */
   async mute() {
-    return this.#act('mute', 'mute');
+    return this.#current.mute();
   }
 
   /** UNMUTE the agent. */
   async unmute() {
-    return this.#act('unmute', 'unmute');
+    return this.#current.unmute();
   }
 
   /** HOLD a participant: `Initial_Caller` or `Third_Party`. */
   async hold(participantType) {
-    return this.#act('hold', 'hold', participantBody('hold', participantType, true));
+    return this.#current.hold(participantType);
   }
 
   /** RESUME a participant on hold. */
   async resume(participantType) {
-    return this.#act('resume', 'resume', participantBody('resume', participantType, true));
+    return this.#current.resume(participantType);
   }
 
   /** Answers the ringing current call (CALL_CONNECTED). */
   async acceptCall() {
-    return this.#act('acceptCall', 'accept-call');
+    return this.#current.acceptCall();
   }
 
   /** Declines the ringing current call (CALL_ENDED). */
   async declineCall() {
-    return this.#act('declineCall', 'decline-call');
+    return this.#current.declineCall();
   }
 
   /**
@@ -354,41 +374,37 @@ export class VoicetkClient extends EventTarget {
    * (PARTICIPANT_REMOVED).
    */
   async endCall(participantType) {
-    return this.#act('endCall', 'end-call', participantBody('endCall', participantType, false));
+    return this.#current.endCall(participantType);
   }
 
   /** PAUSE_RECORDING. */
   async pauseRecording() {
-    return this.#act('pauseRecording', 'pause-recording');
+    return this.#current.pauseRecording();
   }
 
   /** RESUME_RECORDING. */
   async resumeRecording() {
-    return this.#act('resumeRecording', 'resume-recording');
+    return this.#current.resumeRecording();
   }
 
   /** Takes everyone off hold (CONFERENCE). */
   async merge() {
-    return this.#act('merge', 'merge');
+    return this.#current.merge();
   }
 
   /** Swaps which of the two participants is on hold (SWAP). */
   async swap() {
-    return this.#act('swap', 'swap');
+    return this.#current.swap();
   }
 
   /** Adds a participant (PARTICIPANT_ADDED); `isBlindTransfer` hands the call over. */
   async addParticipant(contactType, contactValue, isBlindTransfer) {
-    return this.#act('addParticipant', 'add-participant', {
-      contactType,
-      contactValue,
-      isBlindTransfer,
-    });
+    return this.#current.addParticipant(contactType, contactValue, isBlindTransfer);
   }
 
   /** Sends DTMF digits (0-9, *, #, ","); resolves with `{seq: null}`: no event reports DTMF. */
   async sendDigits(digits) {
-    return this.#act('sendDigits', 'send-digits', { digits });
+    return this.#current.sendDigits(digits);
   }
 
   /**
@@ -403,17 +419,25 @@ export class VoicetkClient extends EventTarget {
     return this.#confirmation(ack);
   }
 
-  async #act(method, action, body = {}) {
+  /**
+   * Posts `action` for `callId` (`null`: the current call) and resolves with the payload of
+   * the event that confirms it.
+   */
+  async #act(method, action, body, callId) {
     this.#assertOpen(method);
-    const call = this.#calls.current();
-    if (call === null) {
-      throw new VoicetkError(
-        'no_current_call',
-        `${method}: no current call${this.#agent ? ` for agent ${JSON.stringify(this.#agent)}` : ''} ` +
-          '(every call this client has seen has ended, or none started since it connected)',
-      );
+    let id = callId;
+    if (id === null) {
+      const call = this.#calls.current();
+      if (call === null) {
+        throw new VoicetkError(
+          'no_current_call',
+          `${method}: no current call${this.#agent ? ` for agent ${JSON.stringify(this.#agent)}` : ''} ` +
+            '(every call this client has seen has ended, or none started since it connected)',
+        );
+      }
+      id = call.callId;
     }
-    const path = `v1/calls/${encodeURIComponent(call.callId)}/actions/${action}`;
+    const path = `v1/calls/${encodeURIComponent(id)}/actions/${action}`;
     const ack = await request(this.#http, 'POST', path, body, { timeoutMs: this.#opts.requestTimeoutMs });
     return this.#confirmation(ack);
   }
@@ -579,8 +603,12 @@ export class VoicetkClient extends EventTarget {
       const timeoutMs = this.#opts.connectTimeoutMs;
       const checks = (async () => {
         const health = await request(this.#http, 'GET', 'healthz', undefined, { timeoutMs });
-        const probed = await this.#probe(health?.lastSeq, 'CALL_STARTED', timeoutMs);
-        this.#telephony = health?.telephony === 'native' || health?.telephony === 'partner' ? health.telephony : probed;
+        const told = health?.telephony === 'native' || health?.telephony === 'partner' ? health.telephony : null;
+        // A server that reports its telephony is only asked for an event type both kinds
+        // have (no 422 for a browser to log); one that does not is asked for CALL_STARTED,
+        // which Native telephony refuses.
+        const probed = await this.#probe(health?.lastSeq, told === null ? 'CALL_STARTED' : 'CALL_CONNECTED', timeoutMs);
+        this.#telephony = told ?? probed;
       })();
       checks.catch(() => {}); // raced below; a late failure after the deadline is moot
       await Promise.race([checks, subscribed]);
@@ -602,7 +630,8 @@ export class VoicetkClient extends EventTarget {
   /**
    * One cheap authenticated request (`GET /v1/events`, reads at most one event): fails with
    * the server's 401/403 when the token is wrong. Asking for CALL_STARTED also tells the
-   * telephony: Native telephony refuses it (422 unsupported_event).
+   * telephony (Native telephony refuses it: 422 unsupported_event), for servers whose
+   * /healthz does not say; CALL_CONNECTED exists in both.
    */
   async #probe(after, type, timeoutMs) {
     const from = Number.isSafeInteger(after) && after >= 0 ? after : 0;
@@ -837,6 +866,97 @@ export class VoicetkClient extends EventTarget {
   #stopWatchdog() {
     clearInterval(this.#watchdog);
     this.#watchdog = null;
+  }
+}
+
+/**
+ * The call actions of the Voice Toolkit API, bound to one call (`api.forCall(callId)`) or to
+ * the client's current call (the client's own methods). Each posts
+ * `POST /v1/calls/{callId}/actions/{action}` and resolves with the payload of the event that
+ * confirms it, once the client's listeners have had it; refusals reject with a VoicetkError
+ * carrying the server's code, status and message.
+ */
+export class CallActions {
+  /** `(method, action, body) => Promise`: the client's request-and-confirm. */
+  #act;
+  /** The call, or `null` for the client's current call. */
+  #callId;
+
+  /** Made by `VoicetkClient.forCall()`. */
+  constructor(callId, act) {
+    this.#callId = callId;
+    this.#act = act;
+    Object.freeze(this);
+  }
+
+  /** The call these actions act on (`null`: the client's current call at each action). */
+  get callId() {
+    return this.#callId;
+  }
+
+  /** MUTE the agent (MUTE). */
+  async mute() {
+    return this.#act('mute', 'mute', {});
+  }
+
+  /** UNMUTE the agent (UNMUTE). */
+  async unmute() {
+    return this.#act('unmute', 'unmute', {});
+  }
+
+  /** HOLD a participant: `Initial_Caller` or `Third_Party` (HOLD). */
+  async hold(participantType) {
+    return this.#act('hold', 'hold', participantBody('hold', participantType, true));
+  }
+
+  /** RESUME a participant on hold (RESUME). */
+  async resume(participantType) {
+    return this.#act('resume', 'resume', participantBody('resume', participantType, true));
+  }
+
+  /** Answers the ringing call (CALL_CONNECTED). */
+  async acceptCall() {
+    return this.#act('acceptCall', 'accept-call', {});
+  }
+
+  /** Declines the ringing call (CALL_ENDED). */
+  async declineCall() {
+    return this.#act('declineCall', 'decline-call', {});
+  }
+
+  /** Ends the call (CALL_ENDED), or with `Third_Party` drops the third party (PARTICIPANT_REMOVED). */
+  async endCall(participantType) {
+    return this.#act('endCall', 'end-call', participantBody('endCall', participantType, false));
+  }
+
+  /** PAUSE_RECORDING. */
+  async pauseRecording() {
+    return this.#act('pauseRecording', 'pause-recording', {});
+  }
+
+  /** RESUME_RECORDING. */
+  async resumeRecording() {
+    return this.#act('resumeRecording', 'resume-recording', {});
+  }
+
+  /** Takes everyone off hold (CONFERENCE). */
+  async merge() {
+    return this.#act('merge', 'merge', {});
+  }
+
+  /** Swaps which of the two participants is on hold (SWAP). */
+  async swap() {
+    return this.#act('swap', 'swap', {});
+  }
+
+  /** Adds a participant (PARTICIPANT_ADDED); `isBlindTransfer` hands the call over. */
+  async addParticipant(contactType, contactValue, isBlindTransfer) {
+    return this.#act('addParticipant', 'add-participant', { contactType, contactValue, isBlindTransfer });
+  }
+
+  /** Sends DTMF digits (0-9, *, #, ","); resolves with `{seq: null}`: no event reports DTMF. */
+  async sendDigits(digits) {
+    return this.#act('sendDigits', 'send-digits', { digits });
   }
 }
 

@@ -13,8 +13,8 @@ import { VoicetkClient } from './client.js';
 import { assertSupported, lwcName, requireTelephonyType, telephonyType, EVENT_TYPES } from './events.js';
 import { VoicetkError } from './http.js';
 
-/** The element's methods that wait for the connection, then call the client's. */
-const ACTIONS = [
+/** The actions on a call: the client's methods and those of `forCall(callId)`. */
+const CALL_ACTIONS = [
   'mute',
   'unmute',
   'hold',
@@ -28,8 +28,10 @@ const ACTIONS = [
   'swap',
   'addParticipant',
   'sendDigits',
-  'startPreviewCall',
 ];
+
+/** The element's methods that wait for the connection, then call the client's. */
+const ACTIONS = [...CALL_ACTIONS, 'startPreviewCall'];
 
 /** The client's events the element re-dispatches on itself. */
 const FORWARDED = ['connected', 'disconnected', 'error'];
@@ -101,6 +103,22 @@ function makeElementClass(Base) {
     /** Same as `currentCall`. */
     getCurrentCall() {
       return this.currentCall;
+    }
+
+    /**
+     * The call actions on `callId` (see the client's `forCall`); each waits for the
+     * connection, then acts through the connected client.
+     * @throws {TypeError} `callId` is not a non-empty string
+     */
+    forCall(callId) {
+      if (typeof callId !== 'string' || callId.trim() === '') {
+        throw new TypeError(`forCall: callId: expected a non-empty string, found ${JSON.stringify(callId)}`);
+      }
+      const actions = { callId };
+      for (const method of CALL_ACTIONS) {
+        actions[method] = async (...args) => (await this.ready).forCall(callId)[method](...args);
+      }
+      return Object.freeze(actions);
     }
 
     connectedCallback() {

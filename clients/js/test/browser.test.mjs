@@ -161,6 +161,30 @@ test('<voice-toolkit-api>: LWC and Aura listeners, a throwing listener, actions'
     ),
   );
   assert.deepEqual(refused, { name: 'VoicetkError', code: 'not_implemented', status: 501 });
+  // The same on a given call with forCall: the server's answer for that call comes back.
+  const perCall = await inPage(async () => {
+    const outcome = (p) => p.then(() => null, (e) => ({ code: e.code, status: e.status }));
+    const known = window.el.forCall('browser-1');
+    return {
+      callId: known.callId,
+      known: await outcome(known.resume('Initial_Caller')),
+      unknown: await outcome(window.el.forCall('browser-nope').mute()),
+      bad: (() => {
+        try {
+          window.el.forCall('');
+          return null;
+        } catch (e) {
+          return e instanceof TypeError;
+        }
+      })(),
+    };
+  });
+  assert.deepEqual(perCall, {
+    callId: 'browser-1',
+    known: { code: 'not_implemented', status: 501 },
+    unknown: { code: 'unknown_call', status: 404 },
+    bad: true,
+  });
 
   // Changing an attribute reconnects; the listeners move to the new connection.
   const switched = await inPage(async () => {

@@ -10,10 +10,20 @@ import { connected, startServer, waitFor } from '../testkit/server.mjs';
 
 let server;
 let api;
+/** Every request the client made (method and URL), through a recording wrapper of fetch. */
+const requests = [];
+
+/** The global fetch, recording what it is asked for in `log`. */
+function recordingFetch(log, rewrite = (_url, res) => res) {
+  return async (url, init) => {
+    log.push(`${init?.method ?? 'GET'} ${url}`);
+    return rewrite(String(url), await fetch(url, init));
+  };
+}
 
 before(async () => {
   server = await startServer({ args: ['--telephony', 'native'] });
-  api = await connect({ url: server.url, agent: 'ana' });
+  api = await connect({ url: server.url, agent: 'ana', fetch: recordingFetch(requests) });
 });
 
 after(async () => {
@@ -24,6 +34,37 @@ after(async () => {
 test('the client learns the telephony from the server', () => {
   assert.equal(api.telephony, 'native');
   assert.deepEqual([...NATIVE_UNSUPPORTED], ['AUDIO_STATS', 'CALL_STARTED', 'SWAP', 'WRAP_UP_ENDED']);
+});
+
+test('/healthz says native: no request the server refuses (no CALL_STARTED probe)', async () => {
+  const health = await server.request('GET', '/healthz');
+  assert.equal(health.telephony, 'native');
+  assert.ok(requests.length >= 2, requests.join('\n'));
+  assert.match(requests[0], /^GET http:\/\/127\.0\.0\.1:\d+\/healthz$/);
+  assert.ok(requests.every((r) => !/types=CALL_STARTED/.test(r)), requests.join('\n'));
+  // The token check the client still makes asks for an event type Native telephony has.
+  assert.ok(requests.some((r) => /\/v1\/events\?.*types=CALL_CONNECTED/.test(r)), requests.join('\n'));
+});
+
+test('a server whose /healthz does not say (an older voicetk) is probed with CALL_STARTED', async () => {
+  // The real server's answers, with `telephony` taken out of /healthz's.
+  const seen = [];
+  const older = await connect({
+    url: server.url,
+    agent: 'ana',
+    fetch: recordingFetch(seen, async (url, res) => {
+      if (new URL(url).pathname !== '/healthz') return res;
+      const { telephony, ...rest } = await res.json();
+      assert.equal(telephony, 'native');
+      return new Response(JSON.stringify(rest), { status: res.status, headers: res.headers });
+    }),
+  });
+  try {
+    assert.equal(older.telephony, 'native', 'learned from the 422');
+    assert.ok(seen.some((r) => /types=CALL_STARTED/.test(r)), seen.join('\n'));
+  } finally {
+    await older.close();
+  }
 });
 
 test('listening for an event Native telephony lacks throws a clear Error', () => {

@@ -11,6 +11,7 @@ import voicetk, {
   VoicetkClient,
   VoicetkError,
   type AnyTelephonyPayload,
+  type CallActions,
   type CurrentCall,
   type TelephonyCustomEvent,
   type TelephonyPayload,
@@ -112,6 +113,25 @@ export async function sample(): Promise<void> {
   // @ts-expect-error not a participantType
   await api.hold('Supervisor');
 
+  // The same actions on a given call, current or not.
+  const other: CallActions = api.forCall('call-42');
+  const otherId: string = other.callId;
+  const held = await other.hold('Initial_Caller');
+  if ('type' in held) {
+    const t: 'HOLD' = held.type;
+    const who: string = held.detail.participant;
+    void [t, who];
+  }
+  await other.unmute();
+  await other.endCall('Third_Party');
+  await other.addParticipant('PhoneNumber', '+1 415 555 0199', true);
+  const noEvent: { readonly seq: null } = await other.sendDigits('9');
+  void [otherId, noEvent];
+  // @ts-expect-error dialing is not an action on a call
+  await other.startPreviewCall('+1 415 555 0100');
+  // @ts-expect-error a call id is a string
+  api.forCall(42);
+
   const call: CurrentCall | null = api.currentCall ?? api.getCurrentCall();
   if (call) {
     const state: 'ringing' | 'connected' = call.state;
@@ -149,6 +169,7 @@ export async function sample(): Promise<void> {
   el.addEventListener('click', (e) => void e.clientX);
   const client: VoicetkClient = await el.ready;
   await el.hold('Initial_Caller');
+  await el.forCall('call-42').mute();
   void client;
 
   // Catalogue helpers.

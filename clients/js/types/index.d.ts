@@ -285,13 +285,13 @@ export interface AudioSample {
   remoteInbound?: { packetsLost?: number; jitter?: number; roundTripTime?: number };
 }
 
-/** The Voice Toolkit API methods shared by the client and the custom element. */
-export interface VoiceToolkitApi {
-  /** Aura style: `fn(payload)`. Throws on an unknown name, and for Native telephony's missing types. */
-  addTelephonyEventListener<N extends AnyEventName>(type: N, fn: TelephonyEventListener<TypeOf<N>>): void;
-  /** Removes it; a function not registered is ignored. */
-  removeTelephonyEventListener<N extends AnyEventName>(type: N, fn: TelephonyEventListener<TypeOf<N>>): void;
-
+/**
+ * The call actions. On the client (and the element) they act on the current call; on
+ * `forCall(callId)`'s object, on that call. Each resolves with the payload of the event that
+ * confirms it (once the listeners had it), and rejects with a VoicetkError carrying the
+ * server's code and status (`409 invalid_transition`, `404 unknown_call`, `422`, `501`, `504`).
+ */
+export interface CallActionMethods {
   /** MUTE the agent. */
   mute(): Promise<TelephonyPayload<'MUTE'> | SeqOnly>;
   /** UNMUTE the agent. */
@@ -320,6 +320,27 @@ export interface VoiceToolkitApi {
   ): Promise<TelephonyPayload<'PARTICIPANT_ADDED'> | SeqOnly>;
   /** Send DTMF digits (0-9, *, #, ","). */
   sendDigits(digits: string): Promise<NoEvent>;
+}
+
+/** The call actions bound to one call: what `forCall(callId)` returns. */
+export interface CallActions extends CallActionMethods {
+  /** The call they act on. */
+  readonly callId: string;
+}
+
+/** The Voice Toolkit API methods shared by the client and the custom element. */
+export interface VoiceToolkitApi extends CallActionMethods {
+  /** Aura style: `fn(payload)`. Throws on an unknown name, and for Native telephony's missing types. */
+  addTelephonyEventListener<N extends AnyEventName>(type: N, fn: TelephonyEventListener<TypeOf<N>>): void;
+  /** Removes it; a function not registered is ignored. */
+  removeTelephonyEventListener<N extends AnyEventName>(type: N, fn: TelephonyEventListener<TypeOf<N>>): void;
+
+  /**
+   * The same actions on the call `callId`, whether or not it is the current call (a console
+   * of many calls). Throws a TypeError when `callId` is not a non-empty string; a call the
+   * server does not know rejects with `404 unknown_call`.
+   */
+  forCall(callId: string): CallActions;
   /** Place an outbound call; it becomes the current call. */
   startPreviewCall(phoneNumber: string): Promise<TelephonyPayload<'CALL_STARTED' | 'CALL_CONNECTED'> | SeqOnly>;
 
@@ -391,6 +412,8 @@ export declare class VoicetkClient extends EventTarget implements VoiceToolkitAp
     isBlindTransfer: boolean,
   ): Promise<TelephonyPayload<'PARTICIPANT_ADDED'> | SeqOnly>;
   sendDigits(digits: string): Promise<NoEvent>;
+  /** The same actions on the call `callId`, current or not. */
+  forCall(callId: string): CallActions;
   startPreviewCall(phoneNumber: string): Promise<TelephonyPayload<'CALL_STARTED' | 'CALL_CONNECTED'> | SeqOnly>;
   publishAudioStats(peerConnection: Pick<RTCPeerConnection, 'getStats'>, options?: AudioStatsOptions): () => void;
 
