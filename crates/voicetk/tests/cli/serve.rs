@@ -294,7 +294,14 @@ fn stores_not_in_this_build_and_bad_sources_are_refused_clearly() {
     );
     let refused = |source: &str| {
         let out = voicetk()
-            .args(["serve", "--addr", "127.0.0.1:0", "--source", source, "--data"])
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--source",
+                source,
+                "--data",
+            ])
             .arg(dir.path())
             .env_remove("TWILIO_AUTH_TOKEN")
             .output()
