@@ -140,3 +140,51 @@ async fn a_recorded_stream_replays_as_a_scenario() {
     );
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+#[test]
+fn the_example_scenario_files_make_valid_calls() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "{files:?}");
+    for file in files {
+        let out = voicetk()
+            .arg("simulate")
+            .arg(&file)
+            .args(["--calls", "3", "--seed", "1"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ended = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("\"CALL_ENDED\""))
+            .count();
+        assert_eq!(ended, 3, "{}", file.display());
+        let mut validate = voicetk()
+            .args(["validate", "--sequence"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        validate
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&out.stdout)
+            .unwrap();
+        let checked = validate.wait_with_output().unwrap();
+        assert_eq!(checked.status.code(), Some(0), "{}", file.display());
+    }
+}
