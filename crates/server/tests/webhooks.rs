@@ -328,9 +328,10 @@ async fn amazon_connect_contact_events_become_a_call_and_redeliveries_are_stored
 }
 
 #[tokio::test]
-async fn a_translation_is_ingested_all_or_nothing() {
-    // Native telephony has no WRAP_UP_ENDED: COMPLETED of a live contact makes CALL_ENDED and
-    // WRAP_UP_ENDED, and neither is stored.
+async fn native_telephony_drops_what_it_lacks_and_keeps_the_rest() {
+    // Native telephony has no CALL_STARTED or WRAP_UP_ENDED: INITIATED is not news, and
+    // COMPLETED of a live contact stores its CALL_ENDED (the batch is not refused for the
+    // WRAP_UP_ENDED it would also make).
     let s = TestServer::with(
         |c| c.telephony = TelephonyKind::Native,
         vec![Arc::new(AmazonConnect::new(AgentNaming::Id)) as Arc<dyn Source>],
@@ -348,17 +349,27 @@ async fn a_translation_is_ingested_all_or_nothing() {
             .await
         }
     };
+    let (st, a) = post(connect_event("e0", "INITIATED", "k-1")).await;
+    assert_eq!(st, 200, "{a}");
+    assert_eq!(a["seqs"], json!([]));
+    let why = a["ignored"].as_str().unwrap();
+    assert!(
+        why.contains("CALL_STARTED not in native telephony"),
+        "{why}"
+    );
     let (st, a) = post(connect_event("e1", "CONNECTED_TO_AGENT", "k-1")).await;
     assert_eq!(st, 202, "{a}");
     let (st, a) = post(connect_event("e2", "COMPLETED", "k-1")).await;
-    assert_eq!(
-        (st, a["error"]["code"].as_str()),
-        (422, Some("unsupported_event")),
-        "{a}"
+    assert_eq!(st, 202, "{a}");
+    assert_eq!(a["seqs"].as_array().unwrap().len(), 1, "{a}");
+    let why = a["ignored"].as_str().unwrap();
+    assert!(
+        why.contains("WRAP_UP_ENDED not in native telephony"),
+        "{why}"
     );
-    assert_eq!(types(&s.events().await), ["CALL_CONNECTED"]);
+    assert_eq!(types(&s.events().await), ["CALL_CONNECTED", "CALL_ENDED"]);
     let (_, call) = s.get("/v1/calls/k-1", None).await;
-    assert_eq!(call["call"]["lifecycle"], json!("connected"), "{call}");
+    assert_eq!(call["call"]["lifecycle"], json!("ended"), "{call}");
     s.stop().await;
 }
 

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use voicetk_engine::Lifecycle;
 use voicetk_engine::audio::{RawSample, SampleMsg, WebRtcAudioStats};
-use voicetk_events::Envelope;
+use voicetk_events::{Envelope, EventType};
 
 use super::AppState;
 use super::events::read_body;
@@ -41,6 +41,7 @@ const MAX_SAMPLES_BODY: usize = 16 * 1024;
         (status = 202, description = "Taken into the current interval: {\"channels\": n}"),
         (status = 404, description = "Unknown call", body = ErrorBody),
         (status = 409, description = "The call is not connected", body = ErrorBody),
+        (status = 422, description = "unsupported_event: Native telephony has no AUDIO_STATS", body = ErrorBody),
         (status = 422, description = "A field is missing or has the wrong type (path named)", body = ErrorBody),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or unknown token", body = ErrorBody),
@@ -56,6 +57,16 @@ pub(super) async fn post_samples(
     // The agent's own desktop (control) or a media probe (publish) may report.
     if !principal.has(Role::Control) {
         principal.require(Role::Publish)?;
+    }
+    let telephony = state.gateway().telephony();
+    if !EventType::AudioStats.is_supported_by(telephony) {
+        return Err(ApiError::unprocessable(
+            "unsupported_event",
+            format!(
+                "AUDIO_STATS does not exist in {telephony} telephony: audio samples would never \
+                 become events"
+            ),
+        ));
     }
     let call = state
         .gateway()

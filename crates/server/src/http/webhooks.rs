@@ -17,8 +17,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use voicetk_engine::CallState;
-use voicetk_events::Envelope;
-use voicetk_sources::{CallLookup, WebhookError, WebhookRequest};
+use voicetk_events::{Envelope, TelephonyKind};
+use voicetk_sources::{CallLookup, Translation, WebhookError, WebhookRequest};
 
 use super::events::{ingest_error, read_body};
 use super::openapi::WebhookAck;
@@ -115,6 +115,7 @@ pub(super) async fn receive(
     let mut translation = webhook
         .translate(&request, &calls)
         .map_err(|e| webhook_error(&name, e))?;
+    drop_unsupported(&mut translation, state.gateway().telephony());
     if let Some(principal) = &principal {
         for envelope in &mut translation.events {
             scope_agent(principal, envelope)?;
@@ -145,6 +146,29 @@ pub(super) async fn receive(
         answer["ignored"] = json!(reason);
     }
     Ok((status, axum::Json(answer)).into_response())
+}
+
+/// Drops the events this gateway's telephony lacks (Native has no CALL_STARTED, SWAP,
+/// WRAP_UP_ENDED or AUDIO_STATS), noting them in `ignored`: a provider's "ringing" or
+/// "completed" is then simply not news for a Native desktop, instead of a 422 that providers
+/// take as a permanent failure (and that would refuse the whole batch, a CALL_ENDED with it).
+fn drop_unsupported(translation: &mut Translation, telephony: TelephonyKind) {
+    let mut dropped = Vec::new();
+    translation.events.retain(|e| {
+        let t = e.event_type();
+        let keep = t.is_supported_by(telephony);
+        if !keep && !dropped.contains(&t.as_str()) {
+            dropped.push(t.as_str());
+        }
+        keep
+    });
+    if !dropped.is_empty() {
+        let note = format!("{} not in {telephony} telephony", dropped.join(", "));
+        translation.ignored = Some(match translation.ignored.take() {
+            Some(reason) => format!("{reason}; {note}"),
+            None => note,
+        });
+    }
 }
 
 /// The engine's durable call state, as webhooks read it.
