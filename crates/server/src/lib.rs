@@ -151,6 +151,7 @@ impl Server {
             config.limits.clone(),
             sources.clone(),
             Arc::new(audio),
+            config.cors_origins.clone(),
             shutdown.clone(),
         );
         Ok(Server {

@@ -2,13 +2,13 @@
 //! or panics before shutdown, so a source's failure never takes the gateway down. What each
 //! source reports of its own health, plus the restarts, is what `/healthz` and `/metrics` show.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use voicetk_sources::{Backoff, EventSink, Source};
+use voicetk_sources::{Backoff, EventSink, HealthState, Source};
 
 use crate::metrics::Metrics;
 
@@ -23,6 +23,8 @@ pub struct Supervised {
     restarts: AtomicU64,
     /// Why it last stopped by itself, if it did.
     last_crash: Mutex<Option<String>>,
+    /// Set while it waits to be restarted: it is down, whatever its own health last said.
+    restarting: AtomicBool,
 }
 
 /// A source's status as `/healthz` reports it.
@@ -54,12 +56,17 @@ impl Supervised {
             source,
             restarts: AtomicU64::new(0),
             last_crash: Mutex::new(None),
+            restarting: AtomicBool::new(false),
         }
     }
 
     /// The source's status now; records its health in `metrics` too.
     pub fn status(&self, metrics: &Metrics) -> SourceStatus {
-        let health = self.source.health();
+        let mut health = self.source.health();
+        let restarting = self.restarting.load(Ordering::Relaxed);
+        if restarting {
+            health.state = HealthState::Down;
+        }
         metrics.source_health(self.source.name(), &health);
         let since = (health.since > SystemTime::UNIX_EPOCH)
             .then(|| jiff::Timestamp::try_from(health.since).ok())
@@ -77,7 +84,11 @@ impl Supervised {
             disconnects: health.disconnects,
             failed_attempts: health.failed_attempts,
             restarts: self.restarts.load(Ordering::Relaxed),
-            last_error: health.last_error.or(crash),
+            last_error: if restarting {
+                crash.or(health.last_error)
+            } else {
+                health.last_error.or(crash)
+            },
         }
     }
 }
@@ -113,10 +124,12 @@ pub async fn supervise(
             .last_crash
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(why);
+        entry.restarting.store(true, Ordering::Relaxed);
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(delay) => {}
         }
+        entry.restarting.store(false, Ordering::Relaxed);
         entry.restarts.fetch_add(1, Ordering::Relaxed);
         metrics.source_restarted(&name);
     }

@@ -487,3 +487,68 @@ async fn without_cors_origins_no_cross_origin_headers() {
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn cross_site_posts_and_websockets_are_refused() {
+    let s = TestServer::with(
+        |c| c.cors_origins = vec!["https://acme.lightning.force.com".into()],
+        Vec::new(),
+    )
+    .await;
+    let post = |origin: Option<String>, call: &'static str| {
+        let mut req = s
+            .http
+            .post(s.url("/v1/events"))
+            .json(&started(call, "+1 415 555 0100"));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.send()
+    };
+    // A page elsewhere (a form post needs no preflight): refused, nothing stored.
+    let evil = post(Some("https://evil.example".into()), "x1")
+        .await
+        .unwrap();
+    assert_eq!(evil.status(), 403);
+    let body: Value = evil.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cors_origins"),
+        "{body}"
+    );
+    // The gateway's own pages, an allowed origin, and non-browser clients (no Origin).
+    let own = format!("http://{}", s.addr);
+    assert_eq!(post(Some(own.clone()), "x2").await.unwrap().status(), 202);
+    let acme = Some("https://acme.lightning.force.com".to_owned());
+    assert_eq!(post(acme, "x3").await.unwrap().status(), 202);
+    assert_eq!(post(None, "x4").await.unwrap().status(), 202);
+    let (_, history) = s.get("/v1/events", None).await;
+    let calls: Vec<_> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"]["callId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(calls, ["x2", "x3", "x4"]);
+
+    // WebSocket upgrades are not covered by CORS: the origin is checked.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let ws = |origin: &str| {
+        let mut req = format!("ws://{}/v1/ws", s.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert("origin", origin.parse().unwrap());
+        tokio_tungstenite::connect_async(req)
+    };
+    let refused = ws("https://evil.example").await;
+    assert!(
+        matches!(
+            refused,
+            Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == 403
+        ),
+        "{refused:?}"
+    );
+    assert!(ws(&own).await.is_ok());
+}

@@ -20,6 +20,39 @@ struct PanicsOnce {
     health: Health,
 }
 
+/// Panics at every start, and keeps no health of its own (like the simulator).
+struct AlwaysPanics;
+
+impl Source for AlwaysPanics {
+    fn name(&self) -> &str {
+        "always-panics"
+    }
+    fn owns(&self, _: &str) -> bool {
+        false
+    }
+    fn perform<'a>(
+        &'a self,
+        _: &'a CallContext,
+        action: &'a Action,
+    ) -> BoxFuture<'a, Result<(), ActionError>> {
+        Box::pin(async move { Err(unsupported(self.name(), action.name())) })
+    }
+    fn dial<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move { Err(unsupported(self.name(), "dial")) })
+    }
+    fn run(
+        self: Arc<Self>,
+        _: Arc<dyn EventSink>,
+        _: BoxFuture<'static, ()>,
+    ) -> BoxFuture<'static, ()> {
+        Box::pin(async move { panic!("broken for good") })
+    }
+}
+
 /// Never reaches its peer: reports itself down.
 struct Unreachable {
     health: Health,
@@ -124,6 +157,7 @@ async fn a_panicking_source_is_restarted_and_health_shows_every_source() {
         Arc::new(Unreachable {
             health: Health::new(),
         }),
+        Arc::new(AlwaysPanics),
     ];
     let server = TestServer::with(|_| {}, sources).await;
 
@@ -145,7 +179,7 @@ async fn a_panicking_source_is_restarted_and_health_shows_every_source() {
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["telephony"], "partner");
     let sources = health["sources"].as_array().unwrap();
-    assert_eq!(sources.len(), 2, "{health}");
+    assert_eq!(sources.len(), 3, "{health}");
     assert_eq!(sources[0]["name"], "panics-once");
     assert_eq!(sources[0]["state"], "up");
     assert_eq!(sources[0]["restarts"], 1);
@@ -156,10 +190,17 @@ async fn a_panicking_source_is_restarted_and_health_shows_every_source() {
     assert_eq!(sources[1]["failedAttempts"], 1);
     assert_eq!(sources[1]["lastError"], "connection refused (127.0.0.1:9)");
 
+    // Waiting to be restarted is down, even for a source that keeps no health of its own.
+    assert_eq!(sources[2]["name"], "always-panics");
+    assert_eq!(sources[2]["state"], "down", "{health}");
+    let crash = sources[2]["lastError"].as_str().unwrap();
+    assert!(crash.contains("panicked: broken for good"), "{crash}");
+
     let metrics = server.metrics_text().await;
     for line in [
         "voicetk_source_up{source=\"panics-once\"} 1",
         "voicetk_source_up{source=\"unreachable\"} 0",
+        "voicetk_source_up{source=\"always-panics\"} 0",
         "voicetk_source_restarts_total{source=\"panics-once\"} 1",
         "voicetk_source_failed_attempts_total{source=\"unreachable\"} 1",
     ] {

@@ -57,6 +57,8 @@ struct AppInner {
     supervised: Vec<Arc<Supervised>>,
     /// Input of the audio aggregator (WebRTC samples posted by browsers).
     audio: AudioSamples,
+    /// Origins besides the gateway's own whose pages may call the API (`cors_origins`).
+    cors_origins: Vec<String>,
     /// Per-connection request budget.
     rate: RateLimiter,
     /// Caps long-lived stream connections (WebSocket, SSE).
@@ -73,6 +75,7 @@ impl AppState {
         limits: Limits,
         sources: Vec<Arc<dyn Source>>,
         audio: AudioSamples,
+        cors_origins: Vec<String>,
         shutdown: CancellationToken,
     ) -> AppState {
         let rate = RateLimiter::new(limits.rate_per_second, limits.rate_burst);
@@ -89,6 +92,7 @@ impl AppState {
                 sources,
                 supervised,
                 audio,
+                cors_origins,
                 rate,
                 streams,
                 shutdown,
@@ -135,7 +139,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/sources/{name}", post(webhooks::receive))
         .route("/metrics", get(ops::metrics))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), check_origin));
     Router::new()
         .merge(api)
         .route("/healthz", get(ops::healthz))
@@ -174,6 +179,48 @@ pub fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
             .expose_headers([header::RETRY_AFTER])
             .max_age(std::time::Duration::from_secs(3600)),
     )
+}
+
+/// Refuses what a browser sends across sites without asking first: a POST (a form can post
+/// to any URL) or a WebSocket upgrade (not covered by CORS) whose `Origin` is neither the
+/// gateway's own nor in `cors_origins`. Without this, any page a demo user visits could read
+/// or act on an open loopback gateway. Requests without `Origin` (curl, servers, providers'
+/// webhooks) are not browser requests and pass.
+async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use axum::http::Method;
+    let guarded = req.method() == Method::POST || req.uri().path() == "/v1/ws";
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
+    if let (true, Some(origin)) = (guarded, origin) {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        if !origin_allowed(&origin, host, &state.inner.cors_origins) {
+            return ApiError::forbidden(format!(
+                "cross-origin request from {origin} refused: only the gateway's own pages and \
+                 the origins in cors_origins (--cors-origin) may call it from a browser"
+            ))
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Whether a browser page from `origin` may call a gateway reached as `host`.
+fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
 }
 
 /// Refuses with 429 when the connection spent its budget.
