@@ -11,9 +11,24 @@ import { esc, shortId } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-// `?token=` (the documented name); `?access_token=` as the previous console took it.
-const token = params.get('token') || params.get('access_token') || undefined;
+// `?token=` (the documented name); `?access_token=` as the previous console took it. The token
+// is taken out of the address bar (and so out of the history and of links copied from it) and
+// kept for this tab only, so a reload still works.
+const token = takeToken(params);
 const agentScope = params.get('agent') || undefined;
+
+function takeToken(params) {
+  const fromUrl = params.get('token') || params.get('access_token');
+  if (fromUrl) {
+    try { sessionStorage.setItem('voicetk-token', fromUrl); } catch { /* storage disabled */ }
+    params.delete('token');
+    params.delete('access_token');
+    const rest = params.toString();
+    history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+    return fromUrl;
+  }
+  try { return sessionStorage.getItem('voicetk-token') || undefined; } catch { return undefined; }
+}
 
 const store = new Store();
 const gateway = new Gateway({ token, agent: agentScope, store });

@@ -542,6 +542,11 @@ roles = ["subscribe", "control"]
       const ok = await openPage(context, `${secured.url}/?token=${token}`);
       await ok.page.locator('.card[data-agent="erin"]').waitFor();
       await ok.page.waitForSelector('#conn[data-state="live"]');
+      // The token left the address bar (history, copied links) but survives a reload.
+      assert.equal(new URL(ok.page.url()).search, '');
+      await ok.page.reload();
+      await ok.page.locator('.card[data-agent="erin"]').waitFor();
+      await ok.page.waitForSelector('#conn[data-state="live"]');
       const okTrace = await traceActions(ok.page);
       const callId = await ok.page.locator('.card[data-agent="erin"]').getAttribute('data-call-id');
       await ok.page.locator(`.card[data-call-id="${callId}"][data-lifecycle="connected"] button[data-action="mute"]`).click();
