@@ -118,6 +118,7 @@ fn twilio_benches(c: &mut Criterion) {
                     url: URL,
                     headers: &headers,
                     body: body.as_bytes(),
+                    agent: None,
                 };
                 let t = source
                     .translate(&request, &NoCalls)
@@ -149,6 +150,7 @@ fn scv_benches(c: &mut Criterion) {
                     url: "http://127.0.0.1:8080/v1/sources/scv",
                     headers: &headers,
                     body: body.as_bytes(),
+                    agent: None,
                 };
                 let t = source
                     .translate(&request, &NoCalls)

@@ -195,3 +195,71 @@ async fn beyond_loopback_without_tokens_refuses_to_start() {
         .unwrap();
     assert!(err.to_string().contains("requires auth tokens"), "{err}");
 }
+
+#[tokio::test]
+async fn healthz_shows_source_details_to_admins_only() {
+    use std::sync::Arc;
+    use voicetk_sources::Source;
+    use voicetk_sources::simulator::{Simulator, SimulatorConfig};
+    let simulator = Simulator::new(SimulatorConfig {
+        calls: Some(0),
+        ..SimulatorConfig::default()
+    })
+    .unwrap();
+    let s = TestServer::with(
+        |c| {
+            c.auth.tokens = vec![TokenConfig {
+                name: None,
+                token: ADMIN.into(),
+                roles: vec![Role::Admin],
+                agent: None,
+            }];
+        },
+        vec![Arc::new(simulator) as Arc<dyn Source>],
+    )
+    .await;
+    // Anyone may ask whether the gateway is up, without learning how its sources are wired.
+    let (st, anonymous) = s.get("/healthz", None).await;
+    assert_eq!(st, 200);
+    assert_eq!(anonymous["status"], "ok");
+    assert_eq!(
+        anonymous["sources"],
+        json!([{"name": "source-1", "state": "up"}])
+    );
+    let (_, admin) = s.get("/healthz", Some(ADMIN)).await;
+    assert_eq!(admin["sources"][0]["name"], "simulator", "{admin}");
+    assert_eq!(admin["sources"][0]["restarts"], 0);
+}
+
+#[tokio::test]
+async fn a_scoped_publisher_cannot_touch_another_agents_call() {
+    let s = server().await;
+    let bobs = with_agent(connected("b9", "+1 222"), "bob");
+    assert_eq!(s.post_with(&bobs, Some(PUBLISHER), None).await.0, 202);
+    // Alice's token leaves `agent` out: it becomes alice, and bob's call is unknown to her.
+    let (st, e) = s
+        .post_with(&with_participant("HOLD", "b9", "+1 222"), Some(ALICE), None)
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (404, Some("unknown_call")),
+        "{e}"
+    );
+    let (_, call) = s.get("/v1/calls/b9", Some(ADMIN)).await;
+    assert_eq!(
+        call["events"].as_array().unwrap().len(),
+        1,
+        "nothing stored: {call}"
+    );
+    // Her own calls are hers to publish about.
+    assert_eq!(
+        s.post_with(&connected("a9", "+1 333"), Some(ALICE), None)
+            .await
+            .0,
+        202
+    );
+    let (st, _) = s
+        .post_with(&with_participant("HOLD", "a9", "+1 333"), Some(ALICE), None)
+        .await;
+    assert_eq!(st, 202);
+}

@@ -19,6 +19,7 @@ const TWILIO_TOKEN: &str = "twilio-auth-token-for-tests";
 const PUBLISHER: &str = "publisher-token-0123456789";
 const READER: &str = "reader-token-0123456789abc";
 const ANA_PUBLISHER: &str = "ana-publisher-token-012345";
+const BEN_PUBLISHER: &str = "ben-publisher-token-012345";
 
 impl TestServer {
     /// POSTs `body` to `/v1/sources/{name}` with these headers.
@@ -236,9 +237,12 @@ async fn scv_and_amazon_connect_need_a_publish_token_when_tokens_are_configured(
     assert_eq!(st, 202, "{a}");
     let mut bens = json!({"eventType": "CALL_STARTED", "agent": "ben", "payload": {"call": phone_call("c-2")}});
     let (st, a) = s.scv(bens.clone(), Some(ANA_PUBLISHER)).await;
-    assert_eq!(
-        (st, a["error"]["path"].as_str()),
-        (403, Some("agent")),
+    assert_eq!(st, 403, "{a}");
+    assert!(
+        a["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("agent \"ana\" only, not \"ben\""),
         "{a}"
     );
     bens["agent"] = json!("ana");
@@ -248,6 +252,147 @@ async fn scv_and_amazon_connect_need_a_publish_token_when_tokens_are_configured(
     let events = page["events"].as_array().unwrap();
     assert_eq!(events.len(), 2);
     assert!(events.iter().all(|e| e["agent"] == json!("ana")), "{page}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_scoped_scv_token_cannot_reach_another_agents_call() {
+    let s = TestServer::with(
+        |c| {
+            let t = |token: &str, roles: Vec<Role>, agent: Option<&str>| TokenConfig {
+                name: None,
+                token: token.into(),
+                roles,
+                agent: agent.map(Into::into),
+            };
+            c.auth.tokens = vec![
+                t(PUBLISHER, vec![Role::Publish, Role::Subscribe], None),
+                t(ANA_PUBLISHER, vec![Role::Publish], Some("ana")),
+                t(BEN_PUBLISHER, vec![Role::Publish], Some("ben")),
+            ];
+        },
+        vec![Arc::new(Scv::new()) as Arc<dyn Source>],
+    )
+    .await;
+    // Ben's connector opens his call; the payloads name no agent, his token does.
+    for t in ["CALL_STARTED", "CALL_CONNECTED"] {
+        let (st, a) = s
+            .scv(
+                json!({"eventType": t, "payload": {"call": phone_call("c-ben")}}),
+                Some(BEN_PUBLISHER),
+            )
+            .await;
+        assert_eq!(st, 202, "{t}: {a}");
+    }
+    let call = |id: &'static str| {
+        let s = &s;
+        async move {
+            let (st, call) = s.get(&format!("/v1/calls/{id}"), Some(PUBLISHER)).await;
+            assert_eq!(st, 200, "{call}");
+            call["call"].clone()
+        }
+    };
+    assert_eq!(call("c-ben").await["agent"], json!("ben"));
+    let events = || {
+        let s = &s;
+        async move {
+            let (st, page) = s.get("/v1/events?limit=100", Some(PUBLISHER)).await;
+            assert_eq!(st, 200, "{page}");
+            page["events"].as_array().unwrap().clone()
+        }
+    };
+
+    // Ana's token, no agent in the payload: ben's only live call is not hers to toggle, by
+    // default or by name, and the refusals do not name it unless she did.
+    for body in [
+        json!({"eventType": "MUTE_TOGGLE", "payload": {"isMuted": true}}),
+        json!({"eventType": "HOLD_TOGGLE", "payload": {"isCustomerOnHold": true}}),
+        json!({"eventType": "RECORDING_TOGGLE", "payload": {"isRecordingPaused": true}}),
+        json!({"eventType": "HANGUP", "payload": {"phoneNumber": CUSTOMER}}),
+    ] {
+        let (st, a) = s.scv(body.clone(), Some(ANA_PUBLISHER)).await;
+        assert_eq!(
+            (st, a["error"]["code"].as_str()),
+            (409, Some("invalid_transition")),
+            "{body}: {a}"
+        );
+        let message = a["error"]["message"].as_str().unwrap();
+        assert!(!message.contains("c-ben"), "{message}");
+    }
+    for body in [
+        json!({"eventType": "MUTE_TOGGLE", "callId": "c-ben", "payload": {"isMuted": true}}),
+        json!({"eventType": "HOLD_TOGGLE",
+               "payload": {"isCustomerOnHold": true, "calls": [{"callId": "c-ben"}]}}),
+        json!({"eventType": "HANGUP", "callId": "c-ben", "payload": {}}),
+        json!({"eventType": "CALL_CONNECTED", "payload": {"call": phone_call("c-ben")}}),
+    ] {
+        let (st, a) = s.scv(body.clone(), Some(ANA_PUBLISHER)).await;
+        assert_eq!(
+            (st, a["error"]["code"].as_str()),
+            (409, Some("invalid_transition")),
+            "{body}: {a}"
+        );
+    }
+    let (st, a) = s
+        .scv(
+            json!({"eventType": "MUTE_TOGGLE", "agent": "ben", "payload": {"isMuted": true}}),
+            Some(ANA_PUBLISHER),
+        )
+        .await;
+    assert_eq!(st, 403, "{a}");
+    let bens = call("c-ben").await;
+    assert_eq!(
+        (
+            &bens["muted"],
+            &bens["lifecycle"],
+            &bens["participants"][0]["onHold"]
+        ),
+        (&json!(false), &json!("connected"), &json!(false)),
+        "{bens}"
+    );
+    assert_eq!(types(&events().await), ["CALL_STARTED", "CALL_CONNECTED"]);
+
+    // Her own call: the same toggle now finds it, ben's stays as it was; ben's token still
+    // reaches his.
+    let (st, a) = s
+        .scv(
+            json!({"eventType": "CALL_CONNECTED", "payload": {"call": phone_call("c-ana")}}),
+            Some(ANA_PUBLISHER),
+        )
+        .await;
+    assert_eq!(st, 202, "{a}");
+    let mute = json!({"eventType": "MUTE_TOGGLE", "payload": {"isMuted": true}});
+    let (st, a) = s.scv(mute.clone(), Some(ANA_PUBLISHER)).await;
+    assert_eq!(st, 202, "{a}");
+    assert_eq!(
+        (&call("c-ana").await["muted"], &call("c-ben").await["muted"]),
+        (&json!(true), &json!(false))
+    );
+    let (st, a) = s.scv(mute, Some(BEN_PUBLISHER)).await;
+    assert_eq!(st, 202, "{a}");
+    assert_eq!(call("c-ben").await["muted"], json!(true));
+    let events = events().await;
+    assert_eq!(
+        types(&events),
+        [
+            "CALL_STARTED",
+            "CALL_CONNECTED",
+            "CALL_CONNECTED",
+            "MUTE",
+            "MUTE"
+        ]
+    );
+    let agents: Vec<&Value> = events.iter().map(|e| &e["agent"]).collect();
+    assert_eq!(
+        agents,
+        [
+            &json!("ben"),
+            &json!("ben"),
+            &json!("ana"),
+            &json!("ana"),
+            &json!("ben")
+        ]
+    );
     s.stop().await;
 }
 

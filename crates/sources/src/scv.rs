@@ -15,7 +15,10 @@
 //!
 //! - `agent` (optional): the agent whose desktop the connector runs on; it becomes the events'
 //!   `agent` (the engine keeps the first agent named for a call). The connector runs in the
-//!   agent's browser, so the forwarder knows who that is; SCV's payloads do not say.
+//!   agent's browser, so the forwarder knows who that is; SCV's payloads do not say. With a
+//!   token scoped to an agent ([`WebhookRequest::agent`]) it defaults to that agent, another
+//!   one is refused (HTTP 403), and only that agent's calls are found, toggled or named: another
+//!   agent's call is, for the token, a call voicetk does not know (HTTP 409).
 //! - `callId` (optional): the toolkit call the event is about. SCV's toggles
 //!   (`MUTE_TOGGLE`, `RECORDING_TOGGLE`, often `HOLD_TOGGLE`) do not name their call; without
 //!   it the call is found from the payload's call ids and numbers, or is the agent's only live
@@ -259,19 +262,35 @@ impl Webhook for Scv {
         let root = Field::root(&body);
         root.object()?;
         let event_type = root.required_text("eventType")?;
-        let agent = root.text("agent")?;
+        let named = root.text("agent")?;
+        let scope = request.agent;
+        if let (Some(mine), Some(other)) = (scope, named) {
+            if other != mine {
+                return Err(WebhookError::Forbidden(format!(
+                    "agent: this token may publish for agent {mine:?} only, not {other:?}"
+                )));
+            }
+        }
+        let agent = named.or(scope);
         let explicit = root.text("callId")?;
         let delivery = match request.header("idempotency-key").map(str::trim) {
             Some(key) if !key.is_empty() => Some(key.to_owned()),
             _ => root.text("eventId")?.map(str::to_owned),
         };
-        if let Some(earlier) = delivery.as_deref().and_then(|d| self.memory.recall(d)) {
+        // An agent-scoped token recalls only its own agent's deliveries: another agent's
+        // translation (and the call ids its `ignored` names) is not for it to see.
+        let remembered_as = delivery.as_deref().map(|d| match scope {
+            Some(mine) => format!("{mine}\u{1f}{d}"),
+            None => d.to_owned(),
+        });
+        if let Some(earlier) = remembered_as.as_deref().and_then(|k| self.memory.recall(k)) {
             return Ok(earlier);
         }
         let request = Request {
             root: &root,
             event_type,
             agent,
+            scope,
             explicit,
             calls,
         };
@@ -285,7 +304,9 @@ impl Webhook for Scv {
         }
         translation.events = events;
         translation.delivery = delivery;
-        Ok(translation.with_event_ids(NAME))
+        let mut translation = translation.with_event_ids(NAME);
+        translation.delivery = remembered_as;
+        Ok(translation)
     }
 }
 
@@ -295,8 +316,11 @@ struct Request<'r, 'a> {
     root: &'r Field<'a>,
     /// `eventType`.
     event_type: &'a str,
-    /// Top-level `agent`.
+    /// Top-level `agent`, else the token's agent scope.
     agent: Option<&'a str>,
+    /// The agent scope of the token that authenticated the request: only that agent's calls
+    /// can be found, toggled or named.
+    scope: Option<&'a str>,
     /// Top-level `callId`.
     explicit: Option<&'a str>,
     /// The engine's calls.
@@ -388,6 +412,14 @@ impl<'a> Request<'_, 'a> {
             )
         })?;
         if let Some(known) = self.calls.call(call_id) {
+            if !self.visible(&known) {
+                // The id is taken by a call this token may not see: say no more than that.
+                return Err(WebhookError::Conflict(format!(
+                    "{}: call id {call_id} is already in use by a call outside this token's \
+                     agent scope; use another call id",
+                    self.event_type
+                )));
+            }
             let already = match kind {
                 EventType::CallStarted => true,
                 _ => known.lifecycle != Lifecycle::Started,
@@ -430,7 +462,7 @@ impl<'a> Request<'_, 'a> {
             payload.object()?;
             ids.extend(candidate_ids(&Self::phone_call(&payload)?)?);
         }
-        match ids.iter().find_map(|id| self.calls.call(id)) {
+        match ids.iter().find_map(|id| self.known(id)) {
             Some(call) if call.is_active() => Ok(Translation::of(vec![call_only(
                 EventType::CallEnded,
                 &call.call_id,
@@ -467,7 +499,7 @@ impl<'a> Request<'_, 'a> {
         let mut named: Vec<&str> = Vec::new();
         if let Some(id) = self.explicit {
             named.push(id);
-            if let Some(call) = self.calls.call(id) {
+            if let Some(call) = self.known(id) {
                 ended.push(call);
             }
         } else {
@@ -476,7 +508,7 @@ impl<'a> Request<'_, 'a> {
                 let ids = candidate_ids(call)?;
                 named.extend(&ids);
                 let numbers: Vec<&str> = number(call)?.into_iter().collect();
-                let found = match ids.iter().find_map(|id| self.calls.call(id)) {
+                let found = match ids.iter().find_map(|id| self.known(id)) {
                     Some(c) => Some(c),
                     None => self.by_number(&numbers)?,
                 };
@@ -754,7 +786,7 @@ impl<'a> Request<'_, 'a> {
                 "missing: WRAP_UP_ENDED must name its call (payload.callId or a top-level callId)",
             ));
         }
-        let Some(call) = ids.iter().find_map(|id| self.calls.call(id)) else {
+        let Some(call) = ids.iter().find_map(|id| self.known(id)) else {
             return Err(WebhookError::Conflict(format!(
                 "WRAP_UP_ENDED for call {}, which voicetk does not know",
                 ids[0]
@@ -772,11 +804,26 @@ impl<'a> Request<'_, 'a> {
         )]))
     }
 
-    /// The live calls this request may be about: the agent's, when it names one.
+    /// Whether this request may be about `call`: any call, but only its own agent's for an
+    /// agent-scoped token (a call with no agent is not its agent's).
+    fn visible(&self, call: &CallState) -> bool {
+        self.scope
+            .is_none_or(|mine| call.agent.as_deref() == Some(mine))
+    }
+
+    /// The call `id` names, when voicetk tracks it and this request may be about it: another
+    /// agent's call is, for an agent-scoped token, a call voicetk does not know.
+    fn known(&self, id: &str) -> Option<Arc<CallState>> {
+        self.calls.call(id).filter(|c| self.visible(c))
+    }
+
+    /// The live calls this request may be about: the agent's, when it names one or the token
+    /// is scoped to one.
     fn live_calls(&self) -> Vec<Arc<CallState>> {
         self.calls
             .active_calls()
             .into_iter()
+            .filter(|c| self.visible(c))
             .filter(|c| match self.agent {
                 Some(agent) => c.agent.as_deref() == Some(agent),
                 None => true,
@@ -809,7 +856,8 @@ impl<'a> Request<'_, 'a> {
 
     /// Finds the call an event is about: the top-level `callId`; else a call id in the payload
     /// that voicetk tracks; else the live call with one of `numbers`; else the agent's only
-    /// live call. Never guesses between several.
+    /// live call. Never guesses between several. With an agent-scoped token, only that agent's
+    /// calls are candidates, and no other call is named in an error.
     fn resolve(
         &self,
         ids: &[&str],
@@ -817,11 +865,11 @@ impl<'a> Request<'_, 'a> {
         what: &str,
     ) -> Result<Arc<CallState>, WebhookError> {
         if let Some(id) = self.explicit {
-            return self.calls.call(id).ok_or_else(|| {
+            return self.known(id).ok_or_else(|| {
                 WebhookError::Conflict(format!("{what} for call {id}, which voicetk does not know"))
             });
         }
-        if let Some(call) = ids.iter().find_map(|id| self.calls.call(id)) {
+        if let Some(call) = ids.iter().find_map(|id| self.known(id)) {
             return Ok(call);
         }
         if let Some(call) = self.by_number(numbers)? {

@@ -39,6 +39,11 @@ pub struct WebhookRequest<'a> {
     pub headers: &'a [(String, String)],
     /// The raw body.
     pub body: &'a [u8],
+    /// The agent scope of the gateway token that authenticated the request: the only agent
+    /// whose calls the request may be about and whose events it may make. `None` when the
+    /// token is not scoped to an agent, or when no token is checked (open gateway, signed
+    /// providers).
+    pub agent: Option<&'a str>,
 }
 
 impl WebhookRequest<'_> {
@@ -603,6 +608,17 @@ pub(crate) mod testing {
             headers: &[(&str, &str)],
             body: &[u8],
         ) -> Result<Translation, WebhookError> {
+            self.translate_as(None, url, headers, body)
+        }
+
+        /// Translates a request authenticated by a token scoped to `agent`; nothing applied.
+        pub(crate) fn translate_as(
+            &self,
+            agent: Option<&str>,
+            url: &str,
+            headers: &[(&str, &str)],
+            body: &[u8],
+        ) -> Result<Translation, WebhookError> {
             let headers: Vec<(String, String)> = headers
                 .iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
@@ -611,6 +627,7 @@ pub(crate) mod testing {
                 url,
                 headers: &headers,
                 body,
+                agent,
             };
             self.webhook.translate(&request, &self.calls)
         }
@@ -623,7 +640,18 @@ pub(crate) mod testing {
             headers: &[(&str, &str)],
             body: &[u8],
         ) -> Result<(Translation, Vec<Envelope>), WebhookError> {
-            let t = self.translate(url, headers, body)?;
+            self.deliver_as(None, url, headers, body)
+        }
+
+        /// [`deliver`](Self::deliver) for a request authenticated by a token scoped to `agent`.
+        pub(crate) fn deliver_as(
+            &self,
+            agent: Option<&str>,
+            url: &str,
+            headers: &[(&str, &str)],
+            body: &[u8],
+        ) -> Result<(Translation, Vec<Envelope>), WebhookError> {
+            let t = self.translate_as(agent, url, headers, body)?;
             let stored = self
                 .calls
                 .apply(&t)
@@ -735,6 +763,7 @@ mod tests {
             url: "https://h/v1/sources/x?a=1&b=2",
             headers: &headers,
             body: b"{}",
+            agent: None,
         };
         assert_eq!(r.content_type().as_deref(), Some("application/json"));
         assert_eq!(r.query(), "a=1&b=2");

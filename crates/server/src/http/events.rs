@@ -15,7 +15,7 @@ use super::openapi::{HistoryPage, IngestAck, TelephonyEventDoc};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::error::ErrorBody;
-use crate::gateway::IngestError;
+use crate::gateway::{Gateway, IngestError};
 
 /// `application/x-ndjson`: one payload per line.
 const NDJSON: &str = "application/x-ndjson";
@@ -92,7 +92,7 @@ pub(super) async fn post_events(
         })
         .transpose()?;
     for (i, (_, envelope)) in envelopes.iter_mut().enumerate() {
-        scope_agent(&principal, envelope).map_err(|e| e.with_line(i + 1))?;
+        scope_agent(&principal, envelope, state.gateway()).map_err(|e| e.with_line(i + 1))?;
         if let (Some(key), None) = (&idempotency_key, &envelope.event_id) {
             // A key covers the whole request; each event of a batch gets its own id from it,
             // so a re-sent batch maps event by event to the original seqs (even after restart).
@@ -151,21 +151,33 @@ pub(super) fn ingest_error(
     }
 }
 
-/// An agent-scoped publisher may only publish for its agent; its events get that agent.
-fn scope_agent(principal: &Principal, envelope: &mut Envelope) -> Result<(), ApiError> {
+/// An agent-scoped publisher may only publish for its agent, about its agent's calls; its
+/// events get that agent. Another agent's call is answered as unknown (404), as it is to
+/// subscribers, so a scoped token cannot even learn that it exists.
+pub(super) fn scope_agent(
+    principal: &Principal,
+    envelope: &mut Envelope,
+    gateway: &Gateway,
+) -> Result<(), ApiError> {
     let Some(mine) = &principal.agent else {
         return Ok(());
     };
     match &envelope.agent {
-        None => {
-            envelope.agent = Some(mine.clone());
-            Ok(())
+        None => envelope.agent = Some(mine.clone()),
+        Some(a) if a == mine => {}
+        Some(a) => {
+            return Err(ApiError::forbidden(format!(
+                "this token may publish for agent {mine:?} only, not {a:?}"
+            ))
+            .with_path("agent"));
         }
-        Some(a) if a == mine => Ok(()),
-        Some(a) => Err(ApiError::forbidden(format!(
-            "this token may publish for agent {mine:?} only, not {a:?}"
-        ))
-        .with_path("agent")),
+    }
+    let call_id = envelope.call_id();
+    match gateway.call(call_id) {
+        Some(call) if call.agent.as_deref().is_some_and(|owner| owner != mine) => {
+            Err(ApiError::unknown_call(call_id).with_path("detail.callId"))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -105,6 +105,11 @@ impl AppState {
         &self.inner.gateway
     }
 
+    /// Token checks.
+    fn authenticator(&self) -> &Authenticator {
+        &self.inner.auth
+    }
+
     /// The configured sources with their supervision records.
     pub fn supervised(&self) -> &[Arc<Supervised>] {
         &self.inner.supervised

@@ -3,12 +3,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::AppState;
 use super::openapi::Health;
+use super::{AppState, presented_token};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::error::ErrorBody;
@@ -23,17 +23,35 @@ use crate::error::ErrorBody;
         (status = 503, description = "Cannot store events", body = Health),
     )
 )]
-pub(super) async fn healthz(State(state): State<AppState>) -> Response {
+pub(super) async fn healthz(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let gateway = state.gateway();
     let last_seq = gateway.hub().last_seq();
+    // Anyone may ask whether the gateway is up; only an admin (or anyone, on an open loopback
+    // gateway) sees the sources' addresses, error texts and counters.
+    let detailed = state
+        .authenticator()
+        .authenticate(presented_token(&headers, uri.query()))
+        .is_ok_and(|p| p.has(Role::Admin));
     let sources: Vec<_> = state
         .supervised()
         .iter()
-        .map(|s| s.status(gateway.metrics()))
+        .enumerate()
+        .map(|(i, s)| {
+            let status = s.status(gateway.metrics());
+            if detailed {
+                serde_json::to_value(status).unwrap_or_default()
+            } else {
+                json!({ "name": format!("source-{}", i + 1), "state": status.state })
+            }
+        })
         .collect();
     let (code, status) = if !gateway.is_healthy() {
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-    } else if sources.iter().any(|s| s.state == "down") {
+    } else if sources.iter().any(|s| s["state"] == "down") {
         (StatusCode::OK, "degraded")
     } else {
         (StatusCode::OK, "ok")

@@ -17,13 +17,13 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use voicetk_engine::CallState;
-use voicetk_events::{Envelope, TelephonyKind};
+use voicetk_events::TelephonyKind;
 use voicetk_sources::{CallLookup, Translation, WebhookError, WebhookRequest};
 
-use super::events::{ingest_error, read_body};
+use super::events::{ingest_error, read_body, scope_agent};
 use super::openapi::WebhookAck;
 use super::{AppState, presented_token};
-use crate::auth::{Principal, Role};
+use crate::auth::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::gateway::Gateway;
 
@@ -105,6 +105,7 @@ pub(super) async fn receive(
         url: &url,
         headers: &header_list,
         body: &bytes,
+        agent: principal.as_ref().and_then(|p| p.agent.as_deref()),
     };
 
     // One request of this webhook at a time: the translation reads the state the previous
@@ -118,7 +119,7 @@ pub(super) async fn receive(
     drop_unsupported(&mut translation, state.gateway().telephony());
     if let Some(principal) = &principal {
         for envelope in &mut translation.events {
-            scope_agent(principal, envelope)?;
+            scope_agent(principal, envelope, state.gateway())?;
         }
     }
     let count = translation.events.len();
@@ -223,24 +224,6 @@ fn provider_url(public: Option<&str>, headers: &HeaderMap, uri: &Uri) -> String 
         .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or("localhost");
     format!("{scheme}://{host}{path_and_query}")
-}
-
-/// An agent-scoped token may only publish for its agent; its events get that agent.
-fn scope_agent(principal: &Principal, envelope: &mut Envelope) -> Result<(), ApiError> {
-    let Some(mine) = &principal.agent else {
-        return Ok(());
-    };
-    match &envelope.agent {
-        None => {
-            envelope.agent = Some(mine.clone());
-            Ok(())
-        }
-        Some(a) if a == mine => Ok(()),
-        Some(a) => Err(ApiError::forbidden(format!(
-            "this token may publish for agent {mine:?} only, not {a:?}"
-        ))
-        .with_path("agent")),
-    }
 }
 
 /// A webhook's refusal as the HTTP answer.

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use voicetk_engine::{Lifecycle, Recording};
-use voicetk_events::{CallType, Channel, EventType, TelephonyEvent};
+use voicetk_events::{CallType, Channel, Envelope, EventType, TelephonyEvent};
 
 use super::*;
 use crate::webhook::testing::Harness;
@@ -21,6 +21,27 @@ fn harness() -> Harness<Scv> {
 
 fn send(h: &Harness<Scv>, body: Value) -> Result<Translation, WebhookError> {
     h.translate(URL, &[JSON], body.to_string().as_bytes())
+}
+
+/// Translates a request authenticated by a token scoped to `agent`.
+fn send_as(h: &Harness<Scv>, agent: &str, body: Value) -> Result<Translation, WebhookError> {
+    h.translate_as(Some(agent), URL, &[JSON], body.to_string().as_bytes())
+}
+
+/// Delivers a request authenticated by a token scoped to `agent`; the stored events.
+fn deliver_as(h: &Harness<Scv>, agent: &str, body: Value) -> Vec<Envelope> {
+    let (_, stored) = h
+        .deliver_as(Some(agent), URL, &[JSON], body.to_string().as_bytes())
+        .unwrap_or_else(|e| panic!("{body}: {e}"));
+    stored
+}
+
+/// The refusal of a request scoped to `agent`, which must be a conflict (HTTP 409).
+fn conflict_as(h: &Harness<Scv>, agent: &str, body: Value) -> String {
+    match send_as(h, agent, body.clone()) {
+        Err(WebhookError::Conflict(m)) => m,
+        other => panic!("{body}: expected a conflict, got {other:?}"),
+    }
 }
 
 /// Delivers and returns the stored events' types.
@@ -680,6 +701,161 @@ fn a_redelivered_toggle_gets_its_first_translation_back() {
 }
 
 #[test]
+fn an_agent_scoped_token_reaches_only_its_agents_calls() {
+    let h = harness();
+    connected_call(&h, "c-ben", "ben");
+    let untouched = |h: &Harness<Scv>| {
+        let call = h.call("c-ben");
+        assert!(!call.muted, "{call:?}");
+        assert_eq!(call.lifecycle, Lifecycle::Connected);
+        assert_eq!(call.recording, Recording::Active);
+        assert_eq!(held(h, "c-ben"), Vec::<String>::new());
+        assert_eq!(call.participants.len(), 1);
+    };
+    // Without an agent in the payload, ben's only live call is not ana's only live call, and
+    // the refusal does not name it.
+    for body in [
+        json!({"eventType": "MUTE_TOGGLE", "payload": {"isMuted": true}}),
+        json!({"eventType": "HOLD_TOGGLE", "payload": {"isCustomerOnHold": true}}),
+        json!({"eventType": "RECORDING_TOGGLE", "payload": {"isRecordingPaused": true}}),
+        json!({"eventType": "HOLD_TOGGLE",
+               "payload": {"isCustomerOnHold": true, "calls": [{"phoneNumber": CUSTOMER}]}}),
+        json!({"eventType": "HANGUP", "payload": {"phoneNumber": CUSTOMER}}),
+        json!({"eventType": "PARTICIPANT_REMOVED", "payload": {"phoneNumber": CUSTOMER}}),
+    ] {
+        let m = conflict_as(&h, "ana", body);
+        assert!(!m.contains("c-ben"), "{m}");
+    }
+    // Named by callId or by the payload's ids, ben's call is a call voicetk does not know.
+    let m = conflict_as(
+        &h,
+        "ana",
+        json!({"eventType": "MUTE_TOGGLE", "callId": "c-ben", "payload": {"isMuted": true}}),
+    );
+    assert_eq!(m, "MUTE_TOGGLE for call c-ben, which voicetk does not know");
+    for body in [
+        json!({"eventType": "MUTE_TOGGLE", "payload": {"isMuted": true, "call": {"callId": "c-ben"}}}),
+        json!({"eventType": "RECORDING_TOGGLE",
+               "payload": {"isRecordingPaused": true, "contactId": "c-ben"}}),
+        json!({"eventType": "HOLD_TOGGLE",
+               "payload": {"isCustomerOnHold": true, "calls": {"c-ben": {"callId": "c-ben"}}}}),
+        json!({"eventType": "PARTICIPANT_ADDED",
+               "payload": {"phoneNumber": THIRD, "callId": "leg-2",
+                           "callInfo": {"parentCallId": "c-ben"}}}),
+        json!({"eventType": "UPDATE_AUDIO_STATS", "payload": {"callId": "c-ben", "stats": []}}),
+        json!({"eventType": "HANGUP", "callId": "c-ben", "payload": {}}),
+        json!({"eventType": "HANGUP", "payload": {"callId": "c-ben"}}),
+        json!({"eventType": "WRAP_UP_ENDED", "payload": {"callId": "c-ben"}}),
+        json!({"eventType": "CALL_CONNECTED",
+               "payload": {"call": phone_call("c-ben", "Inbound", CUSTOMER)}}),
+        json!({"eventType": "CALL_STARTED",
+               "payload": {"call": phone_call("c-ben", "Inbound", CUSTOMER)}}),
+    ] {
+        let m = conflict_as(&h, "ana", body.clone());
+        assert!(
+            m.contains("does not know") || m.contains("names no call") || m.contains("in use"),
+            "{body}: {m}"
+        );
+    }
+    let why = send_as(
+        &h,
+        "ana",
+        json!({"eventType": "CALL_FAILED", "payload": {"callId": "c-ben"}}),
+    )
+    .unwrap();
+    assert!(why.events.is_empty(), "{why:?}");
+    // Another agent in the payload is refused outright.
+    let err = send_as(
+        &h,
+        "ana",
+        json!({"eventType": "MUTE_TOGGLE", "agent": "ben", "payload": {"isMuted": true}}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        WebhookError::Forbidden(
+            "agent: this token may publish for agent \"ana\" only, not \"ben\"".into()
+        )
+    );
+    untouched(&h);
+
+    // Ana's own call: her token's agent is the events' agent, and a toggle that names no call
+    // is about her only live call, though ben's is live too (with the same customer on it).
+    let started = deliver_as(
+        &h,
+        "ana",
+        json!({"eventType": "CALL_CONNECTED",
+               "payload": {"call": phone_call("c-ana", "Inbound", CUSTOMER)}}),
+    );
+    assert_eq!(started[0].agent.as_deref(), Some("ana"));
+    assert_eq!(h.call("c-ana").agent.as_deref(), Some("ana"));
+    let muted = deliver_as(
+        &h,
+        "ana",
+        json!({"eventType": "MUTE_TOGGLE", "agent": "ana", "payload": {"isMuted": true}}),
+    );
+    assert_eq!(
+        (
+            muted[0].event_type(),
+            muted[0].call_id(),
+            muted[0].agent.as_deref()
+        ),
+        (EventType::Mute, "c-ana", Some("ana"))
+    );
+    let held_by_number = deliver_as(
+        &h,
+        "ana",
+        json!({"eventType": "HOLD_TOGGLE",
+               "payload": {"isCustomerOnHold": true, "calls": [{"phoneNumber": CUSTOMER}]}}),
+    );
+    assert_eq!(
+        (held_by_number[0].event_type(), held_by_number[0].call_id()),
+        (EventType::Hold, "c-ana")
+    );
+    untouched(&h);
+    // Unscoped, the same request is ambiguous between the two calls and says so.
+    let err = send(
+        &h,
+        json!({"eventType": "HOLD_TOGGLE",
+               "payload": {"isCustomerOnHold": false, "calls": [{"phoneNumber": CUSTOMER}]}}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("several live calls"), "{err}");
+    // A call no agent was named for is no agent's: a scoped token cannot take it over.
+    deliver(
+        &h,
+        json!({"eventType": "CALL_CONNECTED",
+               "payload": {"call": phone_call("c-none", "Inbound", THIRD)}}),
+    );
+    conflict_as(
+        &h,
+        "ana",
+        json!({"eventType": "HANGUP", "callId": "c-none", "payload": {}}),
+    );
+    assert_eq!(h.call("c-none").lifecycle, Lifecycle::Connected);
+}
+
+#[test]
+fn an_agent_scoped_token_recalls_only_its_agents_deliveries() {
+    let h = harness();
+    connected_call(&h, "c-ben", "ben");
+    let mute = json!({"eventType": "MUTE_TOGGLE", "eventId": "d-1", "payload": {"isMuted": false}});
+    let (first, _) = h
+        .deliver_as(Some("ben"), URL, &[JSON], mute.to_string().as_bytes())
+        .unwrap();
+    assert!(
+        first.ignored.as_deref().unwrap().contains("c-ben"),
+        "{first:?}"
+    );
+    // Ben's retry gets his translation back ...
+    let again = send_as(&h, "ben", mute.clone()).unwrap();
+    assert_eq!(again, first);
+    // ... ana's delivery of the same id is her own, judged against her calls (none).
+    let m = conflict_as(&h, "ana", mute);
+    assert!(!m.contains("c-ben"), "{m}");
+}
+
+#[test]
 fn hold_plan_table() {
     let h = harness();
     three_way(&h, "c-1");
@@ -760,6 +936,42 @@ proptest! {
             // Whatever it made is a valid event the engine can judge.
             for e in &t.events {
                 prop_assert!(!e.call_id().is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn a_scoped_token_never_reaches_nor_names_another_agents_call(
+        t in prop::sample::select(TRANSLATED.to_vec()),
+        payload in arbitrary_json(),
+        agent in prop::option::of(prop::sample::select(vec!["ana", "ben"])),
+        call_id in prop::option::of(prop::sample::select(vec!["c-1", "c-2"])),
+    ) {
+        let h = harness();
+        connected_call(&h, "c-1", "ana");
+        let mut body = json!({"eventType": t, "payload": payload});
+        if let Some(a) = agent {
+            body["agent"] = json!(a);
+        }
+        if let Some(id) = call_id {
+            body["callId"] = json!(id);
+        }
+        let names_it = body.to_string().contains("c-1");
+        match send_as(&h, "ben", body) {
+            Ok(t) => {
+                prop_assert!(agent != Some("ana"));
+                for e in &t.events {
+                    prop_assert_ne!(e.call_id(), "c-1");
+                    prop_assert_eq!(e.agent.as_deref(), Some("ben"));
+                }
+                if let Some(why) = &t.ignored {
+                    prop_assert!(names_it || !why.contains("c-1"), "{}", why);
+                }
+            }
+            Err(WebhookError::Forbidden(m)) => prop_assert!(agent == Some("ana"), "{}", m),
+            Err(e) => {
+                prop_assert!(agent != Some("ana"));
+                prop_assert!(names_it || !e.to_string().contains("c-1"), "{}", e);
             }
         }
     }
