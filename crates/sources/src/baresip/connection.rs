@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::codec::Framed;
 use voicetk_engine::audio::{AudioAggregator, AudioStatsConfig};
+use voicetk_events::EventType;
 
 use super::Baresip;
 use super::mapping::{Effect, Listed};
@@ -336,6 +337,24 @@ impl Baresip {
                 source = self.name, %event_type, call_id, code = e.code, message = e.message,
                 "the gateway does not know this call; nothing to end"
             ),
+            // An opening event refused by the call model: the gateway already has a call with
+            // this id that this source did not open. The usual cause is another baresip source
+            // on the other end of the same SIP call (both ends share baresip's call id).
+            Err(e)
+                if e.code == "invalid_transition"
+                    && matches!(
+                        event_type,
+                        EventType::CallStarted | EventType::CallConnected
+                    ) =>
+            {
+                tracing::warn!(
+                    source = self.name, %event_type, call_id, code = e.code, message = e.message,
+                    "the gateway refused an event from baresip: it already has this call, not \
+                     opened by this source; if another baresip source serves the other end of \
+                     the same SIP call, both report baresip's call id and their events mix on \
+                     one call (see docs/sources/baresip.md)"
+                )
+            }
             Err(e) => tracing::warn!(
                 source = self.name, %event_type, call_id, code = e.code, message = e.message,
                 "the gateway refused an event from baresip"

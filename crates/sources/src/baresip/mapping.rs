@@ -10,7 +10,7 @@
 //! | `CALL_INCOMING` | CALL_STARTED, `callType` inbound |
 //! | `CALL_OUTGOING`, `CALL_RINGING`, `CALL_PROGRESS` | CALL_STARTED, `callType` from `direction` (outbound) |
 //! | `CALL_ESTABLISHED` | CALL_CONNECTED (opens the call when no CALL_STARTED was sent) |
-//! | `CALL_CLOSED` | the call's last AUDIO_STATS, then CALL_ENDED with `reason` = `param` |
+//! | `CALL_CLOSED` | the call's last AUDIO_STATS, then CALL_ENDED with a top-level `reason` = `param` |
 //! | `CALL_RTCP` (audio, connected call) | samples for the aggregator |
 //! | anything else | nothing (debug log) |
 //!
@@ -30,6 +30,12 @@ use voicetk_events::{
 };
 
 use super::protocol::{Direction, Event};
+
+/// The top-level field of CALL_ENDED that holds baresip's close reason (`param` of
+/// CALL_CLOSED), e.g. `"reason": "Connection reset by peer"`. Top level, not inside `detail`:
+/// CONTRACT.md §1 lets payloads carry other system-generated fields but adds nothing to
+/// `detail`.
+pub(crate) const REASON_FIELD: &str = "reason";
 
 /// How many closed calls are remembered, to ignore their late events and to explain a dial
 /// that failed at once.
@@ -388,15 +394,18 @@ impl CallTable {
         self.remember_closed(call_id, reason);
         let speculative = known.is_none();
         let account = known.and_then(|c| c.account).or(account);
-        let mut extra = Extra::new();
-        if !reason.is_empty() {
-            extra.insert("reason".into(), Value::String(reason.to_owned()));
-        }
         let ended = TelephonyEvent::CallEnded(CallDetail {
             call_id: call_id.to_owned(),
-            extra,
+            extra: Extra::new(),
         });
         let id = format!("{}:ended", stable_prefix(account.as_deref(), call_id));
+        let mut envelope = envelope(ended, account.clone(), id);
+        // Top level, beside `agent`: CONTRACT §1 adds nothing inside `detail`.
+        if !reason.is_empty() {
+            envelope
+                .extra
+                .insert(REASON_FIELD.into(), Value::String(reason.to_owned()));
+        }
         let mut effects = Vec::new();
         if !speculative {
             effects.push(Effect::EndAudio {
@@ -405,7 +414,7 @@ impl CallTable {
             });
         }
         effects.push(Effect::Submit {
-            envelope: envelope(ended, account, id),
+            envelope,
             speculative,
         });
         effects

@@ -2,7 +2,9 @@
 //!
 //! [`NetstringCodec`] is a `tokio_util` codec: it decodes frames as they arrive, however the
 //! bytes are split across reads, and refuses a frame longer than its limit before buffering
-//! it, so a peer cannot make the source allocate without bound.
+//! it, so a peer cannot make the source allocate without bound. The length prefix itself is
+//! bounded too: no leading zeros (except the empty frame's `0:`) and no more digits than the
+//! limit has, so a run of digits is refused at its first superfluous byte.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
@@ -29,6 +31,10 @@ pub enum NetstringError {
         /// The offending byte.
         found: u8,
     },
+    /// The length prefix starts with `0` but is not `0:` (leading zeros would let a prefix
+    /// grow without bound below the limit).
+    #[error("netstring length: leading zero (only the empty frame `0:,` may start with 0)")]
+    LeadingZero,
     /// The length prefix is empty (`:` first).
     #[error("netstring length: expected at least one decimal digit before ':'")]
     EmptyLength,
@@ -98,19 +104,48 @@ impl Decoder for NetstringCodec {
     type Error = NetstringError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, NetstringError> {
-        // Parse the length prefix; it is short, so re-reading it on each call is cheap.
+        let decoded = match self.parse_prefix(src) {
+            Ok(Some((colon, length))) => take_frame(src, colon, length),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        if decoded.is_err() {
+            // The stream cannot be resynchronised: what is buffered is of no further use, so
+            // it is released now rather than kept until the connection is dropped.
+            *src = BytesMut::new();
+        }
+        decoded
+    }
+}
+
+impl NetstringCodec {
+    /// Reads the length prefix: `Some((index of ':', length))` once complete, `None` while
+    /// more digits may come.
+    ///
+    /// The prefix is bounded: a length within the limit has at most as many digits as the
+    /// limit itself, and no leading zero (only `0:` starts with one). Anything else is refused
+    /// as soon as its first superfluous digit arrives, so an endless run of digits is never
+    /// buffered nor scanned again on the next read.
+    fn parse_prefix(&self, src: &BytesMut) -> Result<Option<(usize, usize)>, NetstringError> {
+        // Digits in `max_frame` written in decimal (1 for 0..=9).
+        let max_digits = self
+            .max_frame
+            .checked_ilog10()
+            .map_or(1, |d| d as usize + 1);
         let mut length: usize = 0;
         let mut digits = 0;
-        let mut colon = None;
         for (i, &b) in src.iter().enumerate() {
             match b {
                 b'0'..=b'9' => {
+                    if digits == 1 && length == 0 {
+                        return Err(NetstringError::LeadingZero);
+                    }
                     length = length
                         .checked_mul(10)
                         .and_then(|l| l.checked_add(usize::from(b - b'0')))
                         .unwrap_or(usize::MAX);
                     digits += 1;
-                    if length > self.max_frame {
+                    if length > self.max_frame || digits > max_digits {
                         return Err(NetstringError::TooLong {
                             length,
                             max: self.max_frame,
@@ -118,33 +153,36 @@ impl Decoder for NetstringCodec {
                     }
                 }
                 b':' if digits == 0 => return Err(NetstringError::EmptyLength),
-                b':' => {
-                    colon = Some(i);
-                    break;
-                }
+                b':' => return Ok(Some((i, length))),
                 found => return Err(NetstringError::BadLength { found }),
             }
         }
-        let Some(colon) = colon else {
-            return Ok(None);
-        };
-        let frame_end = colon + 1 + length;
-        if src.len() <= frame_end {
-            // Room for the rest of the frame and its comma, once.
-            src.reserve(frame_end + 1 - src.len());
-            return Ok(None);
-        }
-        if src[frame_end] != b',' {
-            return Err(NetstringError::MissingComma {
-                length,
-                found: src[frame_end],
-            });
-        }
-        src.advance(colon + 1);
-        let payload = src.split_to(length).freeze();
-        src.advance(1);
-        Ok(Some(payload))
+        Ok(None)
     }
+}
+
+/// The frame whose length prefix ends at `colon`, once all of it (and its comma) is there.
+fn take_frame(
+    src: &mut BytesMut,
+    colon: usize,
+    length: usize,
+) -> Result<Option<Bytes>, NetstringError> {
+    let frame_end = colon + 1 + length;
+    if src.len() <= frame_end {
+        // Room for the rest of the frame and its comma, once.
+        src.reserve(frame_end + 1 - src.len());
+        return Ok(None);
+    }
+    if src[frame_end] != b',' {
+        return Err(NetstringError::MissingComma {
+            length,
+            found: src[frame_end],
+        });
+    }
+    src.advance(colon + 1);
+    let payload = src.split_to(length).freeze();
+    src.advance(1);
+    Ok(Some(payload))
 }
 
 impl Encoder<&[u8]> for NetstringCodec {
@@ -255,6 +293,120 @@ mod tests {
             err.to_string(),
             "netstring: expected ',' after 3 bytes of payload, found byte 0x64"
         );
+    }
+
+    /// Feeds `total` bytes of `byte` the way socket reads would, 4 KiB at a time; returns
+    /// the error and how many bytes had been fed when it came.
+    fn feed_digit_run(byte: u8, total: usize) -> (NetstringError, usize, BytesMut) {
+        let mut c = NetstringCodec::default();
+        let mut buf = BytesMut::new();
+        let chunk = vec![byte; 4096];
+        let mut fed = 0;
+        while fed < total {
+            buf.extend_from_slice(&chunk);
+            fed += chunk.len();
+            match c.decode(&mut buf) {
+                Ok(None) => {}
+                Ok(Some(f)) => panic!("a frame out of a digit run: {f:?}"),
+                Err(e) => return (e, fed, buf),
+            }
+        }
+        panic!(
+            "{total} bytes of {:?} accepted as a length prefix",
+            byte as char
+        );
+    }
+
+    #[test]
+    fn an_endless_run_of_zeros_is_refused_at_once_and_not_kept() {
+        let (err, fed, buf) = feed_digit_run(b'0', 1024 * 1024);
+        assert!(matches!(err, NetstringError::LeadingZero), "{err}");
+        assert_eq!(fed, 4096, "refused on the first read, not after 1 MB");
+        assert!(buf.is_empty());
+        assert_eq!(buf.capacity(), 0, "the buffered bytes are released");
+    }
+
+    #[test]
+    fn an_endless_run_of_nines_is_refused_at_once_and_not_kept() {
+        let (err, fed, buf) = feed_digit_run(b'9', 1024 * 1024);
+        assert_eq!(
+            err.to_string(),
+            "netstring length 9999999 exceeds the limit of 1048576 bytes"
+        );
+        assert_eq!(fed, 4096, "refused on the first read, not after 1 MB");
+        assert_eq!(buf.capacity(), 0, "the buffered bytes are released");
+    }
+
+    #[test]
+    fn the_length_prefix_is_refused_at_its_first_superfluous_digit() {
+        // Byte by byte: a second digit after a leading 0 is refused.
+        let mut c = NetstringCodec::default();
+        let mut buf = BytesMut::from(&b"0"[..]);
+        assert!(c.decode(&mut buf).unwrap().is_none());
+        buf.put_u8(b'0');
+        assert!(matches!(
+            c.decode(&mut buf),
+            Err(NetstringError::LeadingZero)
+        ));
+        for wire in [&b"00:,"[..], b"01:a,", b"007:abcdefg,"] {
+            let err = c.decode(&mut BytesMut::from(wire)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "netstring length: leading zero (only the empty frame `0:,` may start with 0)"
+            );
+        }
+        // `0:` itself is the empty frame; a 0 inside a length is fine.
+        assert_eq!(
+            decode_all(&mut c, b"0:,10:0123456789,"),
+            [&b""[..], b"0123456789"]
+        );
+
+        // The limit's own digit count: 1048576 waits for its colon, one more digit is refused.
+        let mut buf = BytesMut::from(&b"104857"[..]);
+        assert!(c.decode(&mut buf).unwrap().is_none());
+        buf.put_u8(b'6');
+        assert!(c.decode(&mut buf).unwrap().is_none());
+        buf.put_u8(b'0');
+        assert!(matches!(
+            c.decode(&mut buf),
+            Err(NetstringError::TooLong {
+                length: 10485760,
+                max: 1048576
+            })
+        ));
+
+        // With no practical limit, the digit count still bounds the prefix (20 digits for
+        // u64::MAX), even where the value saturates instead of exceeding the limit.
+        let mut unlimited = NetstringCodec::new(usize::MAX);
+        let digits = usize::MAX.to_string().len();
+        let mut buf = BytesMut::from(vec![b'9'; digits].as_slice());
+        assert!(unlimited.decode(&mut buf).unwrap().is_none());
+        buf.put_u8(b'9');
+        assert!(matches!(
+            unlimited.decode(&mut buf),
+            Err(NetstringError::TooLong {
+                length: usize::MAX,
+                ..
+            })
+        ));
+        // A tiny limit has one digit.
+        let mut tiny = NetstringCodec::new(0);
+        assert!(decode_all(&mut tiny, b"0:,").len() == 1);
+        assert!(tiny.decode(&mut BytesMut::from(&b"1:"[..])).is_err());
+    }
+
+    #[test]
+    fn a_malformed_frame_releases_the_buffer() {
+        let mut c = NetstringCodec::default();
+        let mut buf = BytesMut::from(&b"3:abcd and more bytes that will never be read"[..]);
+        assert!(matches!(
+            c.decode(&mut buf),
+            Err(NetstringError::MissingComma {
+                length: 3,
+                found: b'd'
+            })
+        ));
+        assert_eq!(buf.capacity(), 0);
     }
 
     #[test]

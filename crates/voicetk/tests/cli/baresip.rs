@@ -158,6 +158,11 @@ struct Pair {
 
 impl Pair {
     fn start(binary: PathBuf) -> Pair {
+        Pair::start_with(binary, true)
+    }
+
+    /// Two softphones; B answers by itself when `b_auto`, else rings until hung up.
+    fn start_with(binary: PathBuf, b_auto: bool) -> Pair {
         let dir = tempfile::tempdir().unwrap();
         let a_sip = free_port(true, true);
         let b_sip = a_sip + 10;
@@ -169,7 +174,7 @@ impl Pair {
             }
         };
         let a = Softphone::start(&binary, &dir.path().join("a"), "a", a_sip, a_ctrl, false);
-        let b = Softphone::start(&binary, &dir.path().join("b"), "b", b_sip, b_ctrl, true);
+        let b = Softphone::start(&binary, &dir.path().join("b"), "b", b_sip, b_ctrl, b_auto);
         Pair {
             binary,
             dir,
@@ -186,6 +191,11 @@ impl Pair {
 
     fn source(&self) -> String {
         format!("baresip:127.0.0.1:{}", self.a.ctrl)
+    }
+
+    /// A source on B's softphone (the other end of A's calls).
+    fn b_source(&self) -> String {
+        format!("baresip:127.0.0.1:{}", self.b.ctrl)
     }
 
     /// Kills A and starts a new A on the same ports.
@@ -213,6 +223,40 @@ fn tail(log: &str) -> String {
         .find(|i| log.is_char_boundary(*i))
         .unwrap_or(0);
     log[start..].to_owned()
+}
+
+/// `voicetk serve` like [`ServeProcess::start`], its log (stderr, warnings and up) written
+/// to `log` so the test can read it.
+fn serve_logging_to(data: &Path, extra: &[&str], log: &Path) -> ServeProcess {
+    use std::io::{BufRead, BufReader};
+    let mut child = super::process::voicetk()
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    let line = rx
+        .recv_timeout(WAIT)
+        .expect("voicetk serve did not report its address in time");
+    let url = line
+        .strip_prefix("voicetk listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    ServeProcess { child, url }
 }
 
 /// The HTTP side of the test.
@@ -301,8 +345,8 @@ impl Api {
             .await
     }
 
-    /// The source's state in `/healthz`, if the gateway reports sources.
-    async fn source_state(&self, name: &str) -> Option<String> {
+    /// The source's state in `/healthz` (which lists every source).
+    async fn source_state(&self, name: &str) -> String {
         let v: Value = self
             .http
             .get(format!("{}/healthz", self.url))
@@ -312,27 +356,31 @@ impl Api {
             .json()
             .await
             .unwrap();
-        v["sources"]
-            .as_array()?
+        let sources = v["sources"]
+            .as_array()
+            .unwrap_or_else(|| panic!("/healthz without `sources`: {v}"));
+        let source = sources
             .iter()
             .find(|s| s["name"] == name)
-            .and_then(|s| s["state"].as_str())
-            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("/healthz does not list source {name}: {v}"));
+        source["state"]
+            .as_str()
+            .unwrap_or_else(|| panic!("source {name} without a `state`: {v}"))
+            .to_owned()
     }
 
-    /// Waits (at most [`WAIT`]) until `/healthz` shows the source in `state`; false when the
-    /// gateway does not report sources at all.
-    async fn wait_source_state(&self, name: &str, state: &str) -> bool {
+    /// Waits (at most [`WAIT`]) until `/healthz` shows the source in `state`.
+    async fn wait_source_state(&self, name: &str, state: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
-            match self.source_state(name).await {
-                None => return false,
-                Some(s) if s == state => return true,
-                Some(s) => assert!(
-                    Instant::now() < deadline,
-                    "source {name} still {s:?}, not {state:?}, after {WAIT:?}"
-                ),
+            let s = self.source_state(name).await;
+            if s == state {
+                return;
             }
+            assert!(
+                Instant::now() < deadline,
+                "source {name} still {s:?}, not {state:?}, after {WAIT:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -443,10 +491,7 @@ async fn a_real_call_through_baresip_dial_hold_mute_audio_stats_hang_up() {
         );
         assert_eq!(e["agent"], pair.a.aor.as_str(), "the agent is A's account");
     }
-    assert_eq!(
-        api.source_state(&source).await.as_deref().unwrap_or("up"),
-        "up"
-    );
+    assert_eq!(api.source_state(&source).await, "up");
 
     // Hold and resume the caller; mute and unmute: each answered once its event is logged.
     let b_uri = pair.b_uri();
@@ -539,7 +584,9 @@ async fn a_real_call_through_baresip_dial_hold_mute_audio_stats_hang_up() {
         .await;
     let last = events.last().unwrap();
     assert_eq!(last["type"], "CALL_ENDED");
-    assert!(last["detail"]["reason"].is_string(), "{last}");
+    // baresip's reason is a top-level field: nothing is added inside `detail`.
+    assert!(last["reason"].is_string(), "{last}");
+    assert_eq!(last["detail"], json!({"callId": call_id}), "{last}");
     assert_eq!(last["agent"], pair.a.aor.as_str());
 
     // The whole story, in order; every event has a distinct eventId.
@@ -590,7 +637,7 @@ async fn the_source_survives_baresip_being_killed_and_reconnects() {
 
     // baresip dies mid-call: the gateway keeps serving, the source goes down.
     pair.a.kill();
-    let reports_sources = api.wait_source_state(&source, "down").await;
+    api.wait_source_state(&source, "down").await;
     let (status, _) = api
         .action(&first, "hold", json!({"participantType": "Initial_Caller"}))
         .await;
@@ -599,9 +646,7 @@ async fn the_source_survives_baresip_being_killed_and_reconnects() {
     // A new baresip on the same port: the source reconnects by itself, and ends the call the
     // old one took with it.
     pair.restart_a();
-    if reports_sources {
-        assert!(api.wait_source_state(&source, "up").await);
-    }
+    api.wait_source_state(&source, "up").await;
     let events = api
         .wait_events(
             &first,
@@ -610,10 +655,12 @@ async fn the_source_survives_baresip_being_killed_and_reconnects() {
             |e| has(e, "CALL_ENDED"),
         )
         .await;
+    let last = events.last().unwrap();
     assert_eq!(
-        events.last().unwrap()["detail"]["reason"],
-        "the call was gone when voicetk reconnected to baresip"
+        last["reason"], "the call was gone when voicetk reconnected to baresip",
+        "{last}"
     );
+    assert_eq!(last["detail"], json!({"callId": first}), "{last}");
 
     // And it carries out actions again.
     let second = api.dial(&pair.b_uri(), || pair.logs()).await;
@@ -650,10 +697,7 @@ async fn incoming_calls_ring_and_are_accepted_or_declined() {
     let a_uri = format!("sip:a@127.0.0.1:{}", pair.a_sip);
 
     // The source must be connected before B calls, or it would miss CALL_INCOMING.
-    if !api.wait_source_state(&pair.source(), "up").await {
-        // A gateway without per-source health: give the source a moment to connect.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
+    api.wait_source_state(&pair.source(), "up").await;
 
     // B calls A; A rings (no auto-answer): CALL_STARTED inbound; accept-call answers it.
     let answer = ctrl(pair.b.ctrl, "dial", &a_uri);
@@ -682,7 +726,13 @@ async fn incoming_calls_ring_and_are_accepted_or_declined() {
         types(&events),
         ["CALL_STARTED", "CALL_CONNECTED", "CALL_ENDED"]
     );
-    assert!(events[2]["detail"]["reason"].is_string(), "{}", events[2]);
+    assert!(events[2]["reason"].is_string(), "{}", events[2]);
+    assert_eq!(
+        events[2]["detail"],
+        json!({"callId": first}),
+        "{}",
+        events[2]
+    );
 
     // B calls again; this time A declines.
     let answer = ctrl(pair.b.ctrl, "dial", &a_uri);
@@ -800,4 +850,61 @@ async fn a_restarted_voicetk_picks_up_the_call_and_delivers_nothing_twice() {
         ],
         "{events:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sources_on_both_ends_of_one_call_share_its_id_and_the_refusals_are_logged() {
+    let Some(binary) = baresip_binary() else {
+        return;
+    };
+    // B rings (no auto-answer), so each end opens the call with a CALL_STARTED.
+    let pair = Pair::start_with(binary, false);
+    let data = tempfile::tempdir().unwrap();
+    let log = pair.dir.path().join("voicetk.log");
+    let (a_source, b_source) = (pair.source(), pair.b_source());
+    let server = serve_logging_to(
+        data.path(),
+        &["--source", &a_source, "--source", &b_source],
+        &log,
+    );
+    let api = Api::new(&server.url);
+    let voicetk_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let logs = || format!("{}\n--- voicetk ---\n{}", pair.logs(), tail(&voicetk_log()));
+    api.wait_source_state(&a_source, "up").await;
+    api.wait_source_state(&b_source, "up").await;
+
+    // A (the first source) dials B. Both softphones report the call under baresip's one id:
+    // whichever CALL_STARTED reaches the gateway first opens the call, the other is refused,
+    // and that refusal is logged with the likely cause.
+    let call_id = api.dial(&pair.b_uri(), logs).await;
+    let deadline = Instant::now() + WAIT;
+    while !voicetk_log().contains("not opened by this source") {
+        assert!(
+            Instant::now() < deadline,
+            "no warning about the shared call id within {WAIT:?}\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refusal = voicetk_log()
+        .lines()
+        .find(|l| l.contains("not opened by this source"))
+        .unwrap()
+        .to_owned();
+    assert!(refusal.contains("WARN"), "{refusal}");
+    assert!(
+        refusal.contains(&call_id),
+        "the warning names the call: {refusal}"
+    );
+    assert!(refusal.contains("CALL_STARTED"), "{refusal}");
+    assert!(refusal.contains("invalid_transition"), "{refusal}");
+    assert_eq!(types(&api.events(&call_id).await), ["CALL_STARTED"]);
+
+    // The call still works as one call: A hangs up, and it ends once.
+    let (status, body) = api.action(&call_id, "end-call", json!({})).await;
+    assert_eq!(status, 200, "{body}\n{}", logs());
+    let events = api
+        .wait_events(&call_id, "CALL_ENDED", logs, |e| has(e, "CALL_ENDED"))
+        .await;
+    assert_eq!(types(&events), ["CALL_STARTED", "CALL_ENDED"]);
 }
