@@ -36,20 +36,15 @@
 //! spellings the AWS documentation has used (`contactId` and `ContactId`). The full table is in
 //! `docs/sources/amazon-connect.md`.
 
-use std::sync::Arc;
-
-use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use voicetk_engine::Lifecycle;
 use voicetk_events::{
     CallConnectedDetail, CallStartedDetail, CallType, EventType, Extra, TelephonyEvent,
 };
 
-use crate::action::{Action, ActionError};
-use crate::source::{CallContext, EventSink, Source};
 use crate::webhook::{
     CallLookup, Field, Translation, Webhook, WebhookError, WebhookMemory, WebhookRequest,
-    call_only, cannot_act, checked, idle, json_body,
+    call_only, checked, json_body,
 };
 
 /// The source's name and its path under `/v1/sources/`.
@@ -121,45 +116,6 @@ impl AmazonConnect {
             memory: WebhookMemory::new(),
             naming,
         }
-    }
-}
-
-impl Source for AmazonConnect {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn owns(&self, call_id: &str) -> bool {
-        self.memory.knows_call(call_id)
-    }
-
-    fn perform<'a>(
-        &'a self,
-        _call: &'a CallContext,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<(), ActionError>> {
-        let name = action.name();
-        Box::pin(async move { Err(cannot_act(NAME, name)) })
-    }
-
-    fn dial<'a>(
-        &'a self,
-        _agent: Option<&'a str>,
-        _phone_number: &'a str,
-    ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(async move { Err(cannot_act(NAME, "dial")) })
-    }
-
-    fn webhook(&self) -> Option<&dyn Webhook> {
-        Some(self)
-    }
-
-    fn run(
-        self: Arc<Self>,
-        _sink: Arc<dyn EventSink>,
-        shutdown: BoxFuture<'static, ()>,
-    ) -> BoxFuture<'static, ()> {
-        idle(shutdown)
     }
 }
 

@@ -36,7 +36,6 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use voicetk_engine::audio::mos;
 use voicetk_engine::{CallState, Lifecycle, Recording, Role};
 use voicetk_events::{
@@ -44,11 +43,9 @@ use voicetk_events::{
     TelephonyEvent,
 };
 
-use crate::action::{Action, ActionError};
-use crate::source::{CallContext, EventSink, Source};
 use crate::webhook::{
     CallLookup, Field, Translation, Webhook, WebhookError, WebhookMemory, WebhookRequest,
-    call_only, cannot_act, checked, idle, json_body, with_participant,
+    call_only, checked, json_body, with_participant,
 };
 
 /// The source's name and its path under `/v1/sources/`.
@@ -198,45 +195,6 @@ impl Scv {
     /// A new SCV source.
     pub fn new() -> Scv {
         Scv::default()
-    }
-}
-
-impl Source for Scv {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn owns(&self, call_id: &str) -> bool {
-        self.memory.knows_call(call_id)
-    }
-
-    fn perform<'a>(
-        &'a self,
-        _call: &'a CallContext,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<(), ActionError>> {
-        let name = action.name();
-        Box::pin(async move { Err(cannot_act(NAME, name)) })
-    }
-
-    fn dial<'a>(
-        &'a self,
-        _agent: Option<&'a str>,
-        _phone_number: &'a str,
-    ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(async move { Err(cannot_act(NAME, "dial")) })
-    }
-
-    fn webhook(&self) -> Option<&dyn Webhook> {
-        Some(self)
-    }
-
-    fn run(
-        self: Arc<Self>,
-        _sink: Arc<dyn EventSink>,
-        shutdown: BoxFuture<'static, ()>,
-    ) -> BoxFuture<'static, ()> {
-        idle(shutdown)
     }
 }
 

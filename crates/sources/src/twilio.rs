@@ -40,11 +40,9 @@
 //! `CallStatus`) is stored once.
 
 use std::fmt;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use futures::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
@@ -53,11 +51,9 @@ use voicetk_events::{
     CallConnectedDetail, CallStartedDetail, CallType, Envelope, EventType, Extra, TelephonyEvent,
 };
 
-use crate::action::{Action, ActionError};
-use crate::source::{CallContext, EventSink, Source};
 use crate::webhook::{
     CallLookup, Translation, Webhook, WebhookError, WebhookMemory, WebhookRequest, call_only,
-    cannot_act, checked, idle,
+    checked,
 };
 
 /// The source's name and its path under `/v1/sources/`.
@@ -216,45 +212,6 @@ fn url_variants(url: &str) -> Vec<String> {
         )),
     }
     out
-}
-
-impl Source for Twilio {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn owns(&self, call_id: &str) -> bool {
-        self.memory.knows_call(call_id)
-    }
-
-    fn perform<'a>(
-        &'a self,
-        _call: &'a CallContext,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<(), ActionError>> {
-        let name = action.name();
-        Box::pin(async move { Err(cannot_act(NAME, name)) })
-    }
-
-    fn dial<'a>(
-        &'a self,
-        _agent: Option<&'a str>,
-        _phone_number: &'a str,
-    ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(async move { Err(cannot_act(NAME, "dial")) })
-    }
-
-    fn webhook(&self) -> Option<&dyn Webhook> {
-        Some(self)
-    }
-
-    fn run(
-        self: Arc<Self>,
-        _sink: Arc<dyn EventSink>,
-        shutdown: BoxFuture<'static, ()>,
-    ) -> BoxFuture<'static, ()> {
-        idle(shutdown)
-    }
 }
 
 impl Webhook for Twilio {

@@ -27,7 +27,8 @@ use voicetk_events::{
     CallDetail, Envelope, EventType, Extra, ParseOptions, TelephonyEvent, parse_event,
 };
 
-use crate::action::ActionError;
+use crate::action::{Action, ActionError};
+use crate::source::{CallContext, EventSink, Source};
 
 /// One provider request, as the gateway received it.
 #[derive(Debug, Clone, Copy)]
@@ -309,10 +310,48 @@ pub fn cannot_act(source: &str, action: &'static str) -> ActionError {
     }
 }
 
-/// The `run` of a webhook source: nothing to do but wait for shutdown (its work happens in
-/// [`Webhook::translate`], called by the gateway).
-pub fn idle(shutdown: BoxFuture<'static, ()>) -> BoxFuture<'static, ()> {
-    shutdown
+/// Every webhook is a [`Source`] that only receives: the gateway mounts it at
+/// `/v1/sources/{path}` and it is named by its path; it owns the calls its deliveries opened
+/// (so an action on one gets its clear 501, not "no source"); actions and dials are
+/// [`cannot_act`]; and `run` has nothing to do but wait for shutdown, its work happening in
+/// [`Webhook::translate`].
+impl<W: Webhook + 'static> Source for W {
+    fn name(&self) -> &str {
+        self.path()
+    }
+
+    fn owns(&self, call_id: &str) -> bool {
+        self.memory().knows_call(call_id)
+    }
+
+    fn perform<'a>(
+        &'a self,
+        _call: &'a CallContext,
+        action: &'a Action,
+    ) -> BoxFuture<'a, Result<(), ActionError>> {
+        let name = action.name();
+        Box::pin(async move { Err(cannot_act(self.path(), name)) })
+    }
+
+    fn dial<'a>(
+        &'a self,
+        _agent: Option<&'a str>,
+        _phone_number: &'a str,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move { Err(cannot_act(self.path(), "dial")) })
+    }
+
+    fn webhook(&self) -> Option<&dyn Webhook> {
+        Some(self)
+    }
+
+    fn run(
+        self: Arc<Self>,
+        _sink: Arc<dyn EventSink>,
+        shutdown: BoxFuture<'static, ()>,
+    ) -> BoxFuture<'static, ()> {
+        shutdown
+    }
 }
 
 /// Checks a translated event the way `POST /v1/events` would (shape, sizes), so a provider's

@@ -8,6 +8,7 @@ use voicetk_engine::Lifecycle;
 use voicetk_events::{CallType, EventType, TelephonyEvent};
 
 use super::*;
+use crate::Source;
 use crate::webhook::testing::Harness;
 
 const URL: &str = "https://gw.example.com/v1/sources/amazon-connect";

@@ -9,6 +9,7 @@ use voicetk_events::{CallType, Channel, Envelope, EventType, TelephonyEvent};
 
 use super::*;
 use crate::webhook::testing::Harness;
+use crate::{Action, ActionError, CallContext, Source};
 
 const URL: &str = "http://127.0.0.1/v1/sources/scv";
 const JSON: (&str, &str) = ("content-type", "application/json");
