@@ -67,7 +67,8 @@ struct ServeArgs {
     /// AUDIO_STATS aggregation interval, e.g. 30s [default: 30s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     audio_stats_interval: Option<Duration>,
-    /// An event source to start; may repeat: simulator, baresip:HOST:PORT, ...
+    /// An event source to start; may repeat: simulator[:KEY=VALUE,..], baresip:HOST:PORT, scv,
+    /// amazon-connect[:agent=id|arn], twilio[:auth_token_file=PATH,url=URL] (docs/sources/).
     #[arg(long = "source", value_name = "SRC")]
     sources: Vec<String>,
     /// A web origin whose pages may call the API (CORS), e.g. https://acme.lightning.force.com;
