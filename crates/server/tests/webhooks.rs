@@ -684,3 +684,18 @@ async fn twilio_rebuilds_the_url_from_forwarded_headers() {
     assert_eq!(st, 202, "{a}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_oversized_provider_request_is_refused_unread() {
+    let s = TestServer::with(|_| {}, vec![Arc::new(Scv::new()) as Arc<dyn Source>]).await;
+    let huge = format!(
+        "{{\"eventType\":\"CALL_STARTED\",\"payload\":{{\"pad\":\"{}\"}}}}",
+        "x".repeat(300 * 1024)
+    );
+    let (st, e) = s
+        .webhook("scv", "", &[("content-type", "application/json")], huge)
+        .await;
+    assert_eq!(st, 413, "{e}");
+    assert!(s.events().await.is_empty());
+    s.stop().await;
+}

@@ -27,6 +27,10 @@ use crate::auth::Role;
 use crate::error::{ApiError, ErrorBody};
 use crate::gateway::Gateway;
 
+/// Largest provider request: their events are a few KiB; a forged megabyte should not wait in
+/// the webhook's queue behind real deliveries.
+const MAX_WEBHOOK_BODY: usize = 256 * 1024;
+
 /// Receives one provider request for the webhook source at `name`.
 #[utoipa::path(
     post, path = "/v1/sources/{name}", tag = "sources",
@@ -90,7 +94,7 @@ pub(super) async fn receive(
         None
     };
     let limits = state.limits();
-    let bytes = read_body(body, limits.max_body_bytes).await?;
+    let bytes = read_body(body, limits.max_body_bytes.min(MAX_WEBHOOK_BODY)).await?;
     let header_list: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| {
