@@ -3,7 +3,6 @@
 
 use serde_json::json;
 use voicetk_server::auth::Role;
-use voicetk_server::config::TokenConfig;
 
 use crate::common::*;
 
@@ -15,21 +14,15 @@ const ADMIN: &str = "admin-token-0123456789abc";
 async fn server() -> TestServer {
     TestServer::with(
         |c| {
-            let t = |token: &str, roles: Vec<Role>, agent: Option<&str>| TokenConfig {
-                name: None,
-                token: token.into(),
-                roles,
-                agent: agent.map(Into::into),
-            };
             c.auth.tokens = vec![
-                t(PUBLISHER, vec![Role::Publish], None),
-                t(
+                token(PUBLISHER, vec![Role::Publish], None),
+                token(
                     ALICE,
                     vec![Role::Subscribe, Role::Control, Role::Publish],
                     Some("alice"),
                 ),
-                t(BOB, vec![Role::Subscribe], Some("bob")),
-                t(ADMIN, vec![Role::Admin], None),
+                token(BOB, vec![Role::Subscribe], Some("bob")),
+                token(ADMIN, vec![Role::Admin], None),
             ];
         },
         Vec::new(),
@@ -208,12 +201,7 @@ async fn healthz_shows_source_details_to_admins_only() {
     .unwrap();
     let s = TestServer::with(
         |c| {
-            c.auth.tokens = vec![TokenConfig {
-                name: None,
-                token: ADMIN.into(),
-                roles: vec![Role::Admin],
-                agent: None,
-            }];
+            c.auth.tokens = vec![token(ADMIN, vec![Role::Admin], None)];
         },
         vec![Arc::new(simulator) as Arc<dyn Source>],
     )

@@ -255,3 +255,17 @@ pub fn with_agent(mut v: Value, agent: &str) -> Value {
     v["agent"] = json!(agent);
     v
 }
+
+/// A configured token: `roles`, scoped to `agent` when given.
+pub fn token(
+    token: &str,
+    roles: Vec<voicetk_server::auth::Role>,
+    agent: Option<&str>,
+) -> voicetk_server::config::TokenConfig {
+    voicetk_server::config::TokenConfig {
+        name: None,
+        token: token.into(),
+        roles,
+        agent: agent.map(Into::into),
+    }
+}

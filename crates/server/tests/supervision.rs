@@ -14,18 +14,47 @@ use voicetk_sources::{
 
 use crate::common::{TestServer, started};
 
-/// Panics on its first run; on the second it reports itself up and submits one event.
-struct PanicsOnce {
+/// How a test source behaves when the gateway runs it.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Panics on its first run; on the second it reports itself up and submits one event.
+    PanicsOnce,
+    /// Never reaches its peer: reports itself down.
+    Unreachable,
+    /// Panics at every start, and keeps no health of its own (like the simulator).
+    AlwaysPanics,
+}
+
+struct TestSource {
+    name: &'static str,
+    behaviour: Behaviour,
     runs: AtomicU32,
-    health: Health,
+    /// `None`: the trait's default health ("running"), as sources without a peer have.
+    health: Option<Health>,
 }
 
-/// Panics at every start, and keeps no health of its own (like the simulator).
-struct AlwaysPanics;
+impl TestSource {
+    fn shared(name: &'static str, behaviour: Behaviour) -> Arc<dyn Source> {
+        let health = (!matches!(behaviour, Behaviour::AlwaysPanics)).then(Health::new);
+        Arc::new(TestSource {
+            name,
+            behaviour,
+            runs: AtomicU32::new(0),
+            health,
+        })
+    }
 
-impl Source for AlwaysPanics {
+    fn unsupported(&self, action: &'static str) -> ActionError {
+        ActionError::Unsupported {
+            source_name: self.name.to_owned(),
+            action,
+        }
+    }
+}
+
+impl Source for TestSource {
     fn name(&self) -> &str {
-        "always-panics"
+        self.name
     }
     fn owns(&self, _: &str) -> bool {
         false
@@ -35,59 +64,19 @@ impl Source for AlwaysPanics {
         _: &'a CallContext,
         action: &'a Action,
     ) -> BoxFuture<'a, Result<(), ActionError>> {
-        Box::pin(async move { Err(unsupported(self.name(), action.name())) })
+        Box::pin(async move { Err(self.unsupported(action.name())) })
     }
     fn dial<'a>(
         &'a self,
         _: Option<&'a str>,
         _: &'a str,
     ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(async move { Err(unsupported(self.name(), "dial")) })
-    }
-    fn run(
-        self: Arc<Self>,
-        _: Arc<dyn EventSink>,
-        _: BoxFuture<'static, ()>,
-    ) -> BoxFuture<'static, ()> {
-        Box::pin(async move { panic!("broken for good") })
-    }
-}
-
-/// Never reaches its peer: reports itself down.
-struct Unreachable {
-    health: Health,
-}
-
-fn unsupported(name: &str, action: &'static str) -> ActionError {
-    ActionError::Unsupported {
-        source_name: name.to_owned(),
-        action,
-    }
-}
-
-impl Source for PanicsOnce {
-    fn name(&self) -> &str {
-        "panics-once"
-    }
-    fn owns(&self, _: &str) -> bool {
-        false
-    }
-    fn perform<'a>(
-        &'a self,
-        _: &'a CallContext,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<(), ActionError>> {
-        Box::pin(async move { Err(unsupported(self.name(), action.name())) })
-    }
-    fn dial<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(async move { Err(unsupported(self.name(), "dial")) })
+        Box::pin(async move { Err(self.unsupported("dial")) })
     }
     fn health(&self) -> HealthSnapshot {
-        self.health.snapshot()
+        self.health
+            .as_ref()
+            .map_or_else(HealthSnapshot::running, Health::snapshot)
     }
     fn run(
         self: Arc<Self>,
@@ -95,69 +84,44 @@ impl Source for PanicsOnce {
         shutdown: BoxFuture<'static, ()>,
     ) -> BoxFuture<'static, ()> {
         Box::pin(async move {
-            if self.runs.fetch_add(1, Ordering::SeqCst) == 0 {
-                panic!("lost its mind");
+            let first = self.runs.fetch_add(1, Ordering::SeqCst) == 0;
+            let health = self.health.clone();
+            match self.behaviour {
+                Behaviour::AlwaysPanics => panic!("broken for good"),
+                Behaviour::PanicsOnce if first => panic!("lost its mind"),
+                Behaviour::PanicsOnce => {
+                    if let Some(h) = &health {
+                        h.up();
+                    }
+                    let event = from_value(
+                        started("after-restart", "+14155550100"),
+                        &ParseOptions::default(),
+                    )
+                    .unwrap();
+                    sink.submit(event).await.unwrap();
+                }
+                Behaviour::Unreachable => {
+                    if let Some(h) = &health {
+                        h.down("connection refused (127.0.0.1:9)");
+                    }
+                }
             }
-            self.health.up();
-            let event = from_value(
-                started("after-restart", "+14155550100"),
-                &ParseOptions::default(),
-            )
-            .unwrap();
-            sink.submit(event).await.unwrap();
             shutdown.await;
-            self.health.stopped();
-        })
-    }
-}
-
-impl Source for Unreachable {
-    fn name(&self) -> &str {
-        "unreachable"
-    }
-    fn owns(&self, _: &str) -> bool {
-        false
-    }
-    fn perform<'a>(
-        &'a self,
-        _: &'a CallContext,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<(), ActionError>> {
-        Box::pin(async move { Err(unsupported(self.name(), action.name())) })
-    }
-    fn dial<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(async move { Err(unsupported(self.name(), "dial")) })
-    }
-    fn health(&self) -> HealthSnapshot {
-        self.health.snapshot()
-    }
-    fn run(
-        self: Arc<Self>,
-        _: Arc<dyn EventSink>,
-        shutdown: BoxFuture<'static, ()>,
-    ) -> BoxFuture<'static, ()> {
-        Box::pin(async move {
-            self.health.down("connection refused (127.0.0.1:9)");
-            shutdown.await;
+            if let Some(h) = &health {
+                if matches!(self.behaviour, Behaviour::PanicsOnce) {
+                    h.stopped();
+                }
+            }
         })
     }
 }
 
 #[tokio::test]
 async fn a_panicking_source_is_restarted_and_health_shows_every_source() {
-    let sources: Vec<Arc<dyn Source>> = vec![
-        Arc::new(PanicsOnce {
-            runs: AtomicU32::new(0),
-            health: Health::new(),
-        }),
-        Arc::new(Unreachable {
-            health: Health::new(),
-        }),
-        Arc::new(AlwaysPanics),
+    let sources = vec![
+        TestSource::shared("panics-once", Behaviour::PanicsOnce),
+        TestSource::shared("unreachable", Behaviour::Unreachable),
+        TestSource::shared("always-panics", Behaviour::AlwaysPanics),
     ];
     let server = TestServer::with(|_| {}, sources).await;
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use voicetk_events::TelephonyKind;
 use voicetk_server::auth::Role;
-use voicetk_server::config::TokenConfig;
 use voicetk_sources::Source;
 use voicetk_sources::amazon_connect::{AgentNaming, AmazonConnect};
 use voicetk_sources::scv::Scv;
@@ -200,16 +199,10 @@ async fn scv_events_land_in_the_log_and_toggles_follow_the_state() {
 async fn scv_and_amazon_connect_need_a_publish_token_when_tokens_are_configured() {
     let s = TestServer::with(
         |c| {
-            let t = |token: &str, roles: Vec<Role>, agent: Option<&str>| TokenConfig {
-                name: None,
-                token: token.into(),
-                roles,
-                agent: agent.map(Into::into),
-            };
             c.auth.tokens = vec![
-                t(PUBLISHER, vec![Role::Publish, Role::Subscribe], None),
-                t(READER, vec![Role::Subscribe], None),
-                t(ANA_PUBLISHER, vec![Role::Publish], Some("ana")),
+                token(PUBLISHER, vec![Role::Publish, Role::Subscribe], None),
+                token(READER, vec![Role::Subscribe], None),
+                token(ANA_PUBLISHER, vec![Role::Publish], Some("ana")),
             ];
         },
         vec![
@@ -259,16 +252,10 @@ async fn scv_and_amazon_connect_need_a_publish_token_when_tokens_are_configured(
 async fn an_agent_scoped_scv_token_cannot_reach_another_agents_call() {
     let s = TestServer::with(
         |c| {
-            let t = |token: &str, roles: Vec<Role>, agent: Option<&str>| TokenConfig {
-                name: None,
-                token: token.into(),
-                roles,
-                agent: agent.map(Into::into),
-            };
             c.auth.tokens = vec![
-                t(PUBLISHER, vec![Role::Publish, Role::Subscribe], None),
-                t(ANA_PUBLISHER, vec![Role::Publish], Some("ana")),
-                t(BEN_PUBLISHER, vec![Role::Publish], Some("ben")),
+                token(PUBLISHER, vec![Role::Publish, Role::Subscribe], None),
+                token(ANA_PUBLISHER, vec![Role::Publish], Some("ana")),
+                token(BEN_PUBLISHER, vec![Role::Publish], Some("ben")),
             ];
         },
         vec![Arc::new(Scv::new()) as Arc<dyn Source>],
