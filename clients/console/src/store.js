@@ -2,15 +2,13 @@
 // applying events the way the engine does), the event timeline, and each call's audio-quality
 // series. It knows nothing of the DOM; views subscribe to its changes.
 
-/** The 15 event types of the catalogue, in catalogue order. */
-export const EVENT_TYPES = [
-  'AUDIO_STATS', 'CALL_STARTED', 'CALL_CONNECTED', 'CALL_ENDED', 'HOLD', 'RESUME', 'MUTE', 'UNMUTE',
-  'PARTICIPANT_ADDED', 'PARTICIPANT_REMOVED', 'CONFERENCE', 'SWAP', 'PAUSE_RECORDING',
-  'RESUME_RECORDING', 'WRAP_UP_ENDED',
-];
+import { EVENT_TYPES, NATIVE_UNSUPPORTED } from '../../js/src/events.js';
 
-/** The events that do not exist in Native telephony (CONTRACT §1). */
-export const NOT_IN_NATIVE = new Set(['AUDIO_STATS', 'CALL_STARTED', 'SWAP', 'WRAP_UP_ENDED']);
+/** The 15 event types of the catalogue, in catalogue order: the client's own list. */
+export { EVENT_TYPES };
+
+/** The events that do not exist in Native telephony (CONTRACT §1), from the client. */
+export const NOT_IN_NATIVE = new Set(NATIVE_UNSUPPORTED);
 
 /** Most events the timeline keeps; older ones fall off. */
 export const TIMELINE_LIMIT = 2000;

@@ -456,6 +456,14 @@ fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
 }
 
+/// The call's story: its event types in order, without the periodic AUDIO_STATS.
+fn story(events: &[Value]) -> Vec<&str> {
+    types(events)
+        .into_iter()
+        .filter(|t| *t != "AUDIO_STATS")
+        .collect()
+}
+
 fn has(events: &[Value], t: &str) -> bool {
     events.iter().any(|e| e["type"] == t)
 }
@@ -590,10 +598,7 @@ async fn a_real_call_through_baresip_dial_hold_mute_audio_stats_hang_up() {
     assert_eq!(last["agent"], pair.a.aor.as_str());
 
     // The whole story, in order; every event has a distinct eventId.
-    let story: Vec<&str> = types(&events)
-        .into_iter()
-        .filter(|t| *t != "AUDIO_STATS")
-        .collect();
+    let story = story(&events);
     assert_eq!(
         story,
         [
@@ -835,10 +840,7 @@ async fn a_restarted_voicetk_picks_up_the_call_and_delivers_nothing_twice() {
     let (status, body) = api.action(&call_id, "end-call", json!({})).await;
     assert_eq!(status, 200, "{body}");
     let events = api.events(&call_id).await;
-    let story: Vec<&str> = types(&events)
-        .into_iter()
-        .filter(|t| *t != "AUDIO_STATS")
-        .collect();
+    let story = story(&events);
     assert_eq!(
         story,
         [
