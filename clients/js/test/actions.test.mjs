@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { connect, EVENT_TYPES } from '../src/index.js';
-import { connected, LONG_RING, startServer, tempDir, waitFor, writeScenario } from '../testkit/server.mjs';
+import { connected, LONG_RING, startServer, tempDir, waitFor, writeScenario, rejectsWith } from '../testkit/server.mjs';
 
 let server;
 let api;
@@ -46,16 +46,6 @@ async function confirms(action, type, callId = api.currentCall.callId) {
   assert.ok(Number.isSafeInteger(payload.seq));
   assert.ok(delivered.includes(payload), `the ${type} listener had the payload before the action resolved`);
   return payload;
-}
-
-function rejectsWith(promise, status, code, message) {
-  return assert.rejects(promise, (e) => {
-    assert.equal(e.name, 'VoicetkError');
-    assert.equal(e.status, status);
-    assert.equal(e.code, code);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
 }
 
 describe('actions on the current call', () => {

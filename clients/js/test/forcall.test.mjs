@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { connect, EVENT_TYPES } from '../src/index.js';
-import { LONG_RING, startServer, tempDir, waitFor, writeScenario } from '../testkit/server.mjs';
+import { LONG_RING, startServer, tempDir, waitFor, writeScenario, rejectsWith } from '../testkit/server.mjs';
 
 let server;
 let api;
@@ -41,16 +41,6 @@ after(async () => {
 /** The call as the server has it (GET /v1/calls/{id}). */
 async function serverCall(callId) {
   return (await server.request('GET', `/v1/calls/${encodeURIComponent(callId)}`)).call;
-}
-
-function rejectsWith(promise, status, code, message) {
-  return assert.rejects(promise, (e) => {
-    assert.equal(e.name, 'VoicetkError');
-    assert.equal(e.status, status);
-    assert.equal(e.code, code);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
 }
 
 describe('forCall(callId) acts on that call, not on the current call', () => {

@@ -2,6 +2,7 @@
 // stops it (and removes the directory) afterwards. Kept out of test/ so node's test runner
 // does not run it as a test file.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync, rmSync } from 'node:fs';
@@ -253,4 +254,16 @@ export function connected(callId, agent, participant = '+1 415 555 0100') {
     agent,
     detail: { callId, callType: 'inbound', participant },
   };
+}
+
+/** Asserts that `promise` rejects with the client's VoicetkError of `status` and `code`
+ * (and a message matching `message`, when given). */
+export function rejectsWith(promise, status, code, message) {
+  return assert.rejects(promise, (e) => {
+    assert.equal(e.name, 'VoicetkError');
+    assert.equal(e.status, status);
+    assert.equal(e.code, code);
+    if (message) assert.match(e.message, message);
+    return true;
+  });
 }

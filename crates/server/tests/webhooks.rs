@@ -404,18 +404,6 @@ async fn amazon_connect_contact_events_become_a_call_and_redeliveries_are_stored
         vec![Arc::new(AmazonConnect::new(AgentNaming::Id)) as Arc<dyn Source>],
     )
     .await;
-    let send = |e: Value| {
-        let s = &s;
-        async move {
-            s.webhook(
-                "amazon-connect",
-                "",
-                &[("content-type", "application/json")],
-                e.to_string(),
-            )
-            .await
-        }
-    };
     let mut answers = Vec::new();
     for (id, t) in [
         ("e1", "INITIATED"),
@@ -424,13 +412,13 @@ async fn amazon_connect_contact_events_become_a_call_and_redeliveries_are_stored
         ("e4", "DISCONNECTED"),
         ("e5", "COMPLETED"),
     ] {
-        let (st, a) = send(connect_event(id, t, "k-1")).await;
+        let (st, a) = connect_post(&s, connect_event(id, t, "k-1")).await;
         assert!(st == 202 || st == 200, "{t}: {st} {a}");
         answers.push(a);
     }
     assert!(answers[1]["ignored"].as_str().unwrap().contains("queue"));
     // EventBridge delivers at least once: the same event again, the same seqs.
-    let (st, again) = send(connect_event("e3", "CONNECTED_TO_AGENT", "k-1")).await;
+    let (st, again) = connect_post(&s, connect_event("e3", "CONNECTED_TO_AGENT", "k-1")).await;
     assert_eq!((st, seqs(&again)), (202, seqs(&answers[2])), "{again}");
     let events = s.events().await;
     assert_eq!(
@@ -450,7 +438,7 @@ async fn amazon_connect_contact_events_become_a_call_and_redeliveries_are_stored
     // Not an Amazon Connect event at all: refused, naming the field.
     let mut wrong = connect_event("e9", "INITIATED", "k-2");
     wrong["source"] = json!("aws.s3");
-    let (st, a) = send(wrong).await;
+    let (st, a) = connect_post(&s, wrong).await;
     assert_eq!(
         (st, a["error"]["path"].as_str()),
         (422, Some("source")),
@@ -469,19 +457,7 @@ async fn native_telephony_drops_what_it_lacks_and_keeps_the_rest() {
         vec![Arc::new(AmazonConnect::new(AgentNaming::Id)) as Arc<dyn Source>],
     )
     .await;
-    let post = |e: Value| {
-        let s = &s;
-        async move {
-            s.webhook(
-                "amazon-connect",
-                "",
-                &[("content-type", "application/json")],
-                e.to_string(),
-            )
-            .await
-        }
-    };
-    let (st, a) = post(connect_event("e0", "INITIATED", "k-1")).await;
+    let (st, a) = connect_post(&s, connect_event("e0", "INITIATED", "k-1")).await;
     assert_eq!(st, 200, "{a}");
     assert_eq!(a["seqs"], json!([]));
     let why = a["ignored"].as_str().unwrap();
@@ -489,9 +465,9 @@ async fn native_telephony_drops_what_it_lacks_and_keeps_the_rest() {
         why.contains("CALL_STARTED not in native telephony"),
         "{why}"
     );
-    let (st, a) = post(connect_event("e1", "CONNECTED_TO_AGENT", "k-1")).await;
+    let (st, a) = connect_post(&s, connect_event("e1", "CONNECTED_TO_AGENT", "k-1")).await;
     assert_eq!(st, 202, "{a}");
-    let (st, a) = post(connect_event("e2", "COMPLETED", "k-1")).await;
+    let (st, a) = connect_post(&s, connect_event("e2", "COMPLETED", "k-1")).await;
     assert_eq!(st, 202, "{a}");
     assert_eq!(a["seqs"].as_array().unwrap().len(), 1, "{a}");
     let why = a["ignored"].as_str().unwrap();
@@ -685,4 +661,15 @@ async fn an_oversized_provider_request_is_refused_unread() {
     assert_eq!(st, 413, "{e}");
     assert!(s.events().await.is_empty());
     s.stop().await;
+}
+
+/// Posts an Amazon Connect contact event as EventBridge's API destination would.
+async fn connect_post(s: &TestServer, event: Value) -> (u16, Value) {
+    s.webhook(
+        "amazon-connect",
+        "",
+        &[("content-type", "application/json")],
+        event.to_string(),
+    )
+    .await
 }
