@@ -28,6 +28,7 @@
 //!
 //! Speed is measured here, never asserted in tests: the tests check behaviour only.
 
+pub mod compare;
 mod latency;
 pub mod load;
 mod workload;

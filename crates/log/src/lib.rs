@@ -8,6 +8,7 @@
 //!
 //! [`EventLog`] is the trait callers hold (`Arc<dyn EventLog>`); [`SqliteLog`] is the embedded
 //! implementation, one SQLite file in WAL mode with a single writer thread and group commit.
+//! [`MemoryLog`] keeps the same rules in RAM only, for benchmarks and tests (not durable).
 //!
 //! # Example
 //! ```
@@ -64,6 +65,7 @@
 mod error;
 mod event;
 mod event_log;
+mod memory;
 mod query;
 mod retention;
 mod sqlite;
@@ -73,6 +75,7 @@ pub use error::{LogError, LogErrorKind};
 pub use event::{AppendBatch, Recovered, StoredEvent};
 pub use event_log::EventLog;
 pub use futures::future::BoxFuture;
+pub use memory::MemoryLog;
 pub use query::ReadQuery;
 pub use retention::Retention;
 pub use sqlite::{SqliteLog, SqliteOptions};

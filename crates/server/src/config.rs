@@ -42,8 +42,8 @@ pub struct Config {
     /// Folder for the embedded store. Default is a `voicetk` folder in the platform data
     /// directory (`~/.local/share/voicetk` on Linux).
     pub data: Option<PathBuf>,
-    /// Where the log lives: `sqlite:PATH` (a folder) or `nats://HOST:PORT`. Default is SQLite in
-    /// [`data`](Self::data).
+    /// Where the log lives: `sqlite:PATH` (a folder), `nats://HOST:PORT`, or `memory:` (in RAM
+    /// only, lost on exit: for benchmarks and tests). Default is SQLite in [`data`](Self::data).
     pub store: Option<String>,
     /// Which telephony's catalogue applies. Default is partner.
     pub telephony: TelephonyKind,
@@ -177,6 +177,9 @@ pub enum Store {
     Sqlite(PathBuf),
     /// NATS JetStream at this URL.
     Nats(String),
+    /// In memory only (`memory:`): not durable, every event is lost on exit. For benchmarks
+    /// (the same path with the store's cost removed) and tests.
+    Memory,
 }
 
 /// A configuration that cannot be used, with the reason.
@@ -230,8 +233,8 @@ impl Config {
     /// Where the log lives, from `store` and `data`.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] for a `store` that is neither `sqlite:` nor `nats://`, or when
-    /// no platform data directory exists and `data` is not set.
+    /// [`ConfigError::Invalid`] for a `store` that is not `sqlite:PATH`, `nats://…` or exactly
+    /// `memory:`, or when no platform data directory exists and `data` is not set.
     pub fn store(&self) -> Result<Store, ConfigError> {
         match self.store.as_deref() {
             Some(s) if s.starts_with("sqlite:") => {
@@ -244,8 +247,9 @@ impl Config {
                 Ok(Store::Sqlite(PathBuf::from(path)))
             }
             Some(s) if s.starts_with("nats://") => Ok(Store::Nats(s.to_owned())),
+            Some("memory:") => Ok(Store::Memory),
             Some(other) => Err(ConfigError::Invalid(format!(
-                "store {other:?}: expected sqlite:PATH or nats://HOST:PORT"
+                "store {other:?}: expected sqlite:PATH, nats://HOST:PORT or memory:"
             ))),
             None => match &self.data {
                 Some(dir) => Ok(Store::Sqlite(dir.clone())),
@@ -479,6 +483,32 @@ agent = "alice"
             ..Config::default()
         };
         assert!(c.store().is_err());
+    }
+
+    #[test]
+    fn memory_store_takes_nothing_after_the_colon() {
+        let with = |store: &str| Config {
+            store: Some(store.into()),
+            ..Config::default()
+        };
+        assert_eq!(with("memory:").store().unwrap(), Store::Memory);
+        with("memory:").validate().unwrap();
+        let from_file = Config::from_toml("store = \"memory:\"", Path::new("v.toml")).unwrap();
+        assert_eq!(from_file.store().unwrap(), Store::Memory);
+        for bad in ["memory:/tmp/x", "memory", "memory: ", "MEMORY:"] {
+            let err = with(bad).store().unwrap_err().to_string();
+            assert!(
+                err.contains("store") && err.contains(&format!("{bad:?}")),
+                "{bad}: {err}"
+            );
+            assert!(
+                err.contains("sqlite:PATH")
+                    && err.contains("nats://HOST:PORT")
+                    && err.contains("memory:"),
+                "{err}"
+            );
+            assert!(with(bad).validate().is_err());
+        }
     }
 
     #[test]

@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use voicetk_delivery::{Hub, HubConfig};
 use voicetk_engine::EngineConfig;
 use voicetk_engine::audio::{AudioStatsConfig, SampleMsg, run_aggregator};
-use voicetk_log::{EventLog, LogError, Retention, SqliteLog, SqliteOptions};
+use voicetk_log::{EventLog, LogError, MemoryLog, Retention, SqliteLog, SqliteOptions};
 use voicetk_sources::{EventSink, Source};
 
 use crate::auth::Authenticator;
@@ -111,6 +111,13 @@ impl Server {
                 Arc::new(log)
             }
             Store::Nats(url) => return Err(ServerError::StoreUnavailable(url)),
+            Store::Memory => {
+                tracing::warn!(
+                    "event log in MEMORY ONLY (store = \"memory:\"): NOT durable, every event is \
+                     lost on exit; for benchmarks and tests only"
+                );
+                Arc::new(MemoryLog::new())
+            }
         };
         Server::with_log(config, log, sources).await
     }

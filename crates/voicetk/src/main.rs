@@ -55,7 +55,8 @@ struct ServeArgs {
     /// Folder of the embedded store [default: the platform data directory's voicetk folder].
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Where the log lives: sqlite:PATH or nats://HOST:PORT.
+    /// Where the log lives: sqlite:PATH, nats://HOST:PORT, or memory: (RAM only, NOT durable:
+    /// events are lost on exit; for benchmarks and tests).
     #[arg(long, value_name = "STORE")]
     store: Option<String>,
     /// Which telephony's catalogue applies: partner or native [default: partner].

@@ -316,3 +316,108 @@ fn stores_not_in_this_build_and_bad_sources_are_refused_clearly() {
     let err = refused("twilio");
     assert!(err.contains("TWILIO_AUTH_TOKEN"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_the_memory_store_serves_events_back_and_warns_it_keeps_nothing() {
+    use std::io::BufRead;
+
+    /// The child, killed on drop even when an assertion fails.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = voicetk()
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--store",
+                "memory:",
+                "--data",
+            ])
+            .arg(dir.path())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        for reader in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            // Drains the pipe so the child never blocks on it.
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(reader)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let url = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no listening line within 30 s; output: {seen:?}"));
+            if let Some(url) = line.strip_prefix("voicetk listening on ") {
+                break url.to_owned();
+            }
+            seen.push(line);
+        };
+        (Child(child), url, seen)
+    };
+
+    let (child, url, stderr) = start();
+    // The warning is logged before the gateway listens.
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("NOT durable")),
+        "{stderr:?}"
+    );
+    post(&url, &flow("m1")).await;
+    let v: Value = reqwest::get(format!("{url}/v1/events?after=0"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let got: Vec<(Option<u64>, Option<&str>)> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["seq"].as_u64(), e["type"].as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(1), Some("CALL_STARTED")),
+            (Some(2), Some("CALL_CONNECTED")),
+            (Some(3), Some("HOLD")),
+        ]
+    );
+    assert_eq!(v["events"][2]["detail"]["callId"], "m1");
+    // Nothing went to disk, and a restart starts from an empty log.
+    assert!(!dir.path().join("events.db").exists());
+    drop(child);
+    let (_child, url, _) = start();
+    let v: Value = reqwest::get(format!("{url}/v1/events?after=0"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["events"].as_array().map(Vec::len), Some(0), "{v}");
+}
