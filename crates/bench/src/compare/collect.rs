@@ -42,6 +42,8 @@ struct Inner {
     lost: Vec<String>,
     /// Subscribers connected again after a drop.
     reconnected: u64,
+    /// When the last of them was subscribed again, ns since the run's start.
+    last_reconnect_ns: u64,
 }
 
 impl Collector {
@@ -87,6 +89,11 @@ impl Collector {
     /// Subscribers reconnected after a drop.
     pub fn reconnected(&self) -> u64 {
         self.lock().reconnected
+    }
+
+    /// When the last reconnected subscriber was subscribed again, ns since the run's start.
+    pub fn last_reconnect_ns(&self) -> u64 {
+        self.lock().last_reconnect_ns
     }
 
     fn record(&self, step: u32, now_ns: u64, sent_ns: u64, gap: u64, duplicate: bool) {
@@ -163,7 +170,8 @@ pub async fn run_subscriber(
                 if changed.is_err() {
                     continue;
                 }
-                conn.close().await;
+                // A drop, as when a network blips: no close handshake.
+                drop(conn);
                 let call = match &interest {
                     Interest::All => None,
                     Interest::Call(c) => Some(c.as_ref()),
@@ -174,7 +182,10 @@ pub async fn run_subscriber(
                 match peer.subscribe(call, after).await {
                     Ok(c) => {
                         conn = c;
-                        collector.lock().reconnected += 1;
+                        let now = collector.now_ns();
+                        let mut inner = collector.lock();
+                        inner.reconnected += 1;
+                        inner.last_reconnect_ns = inner.last_reconnect_ns.max(now);
                     }
                     Err(e) => {
                         collector.lock().lost.push(format!("subscriber {id}: reconnecting: {e}"));

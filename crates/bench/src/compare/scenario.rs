@@ -141,7 +141,7 @@ impl Scale {
             reconnect_rate: 100.0,
             stalled_rate: 200.0,
             step_s: 0.5,
-            drain_s: 5.0,
+            drain_s: 3.0,
             ingest_s: 1.0,
             jetstream_window: 64,
             payload_bytes: 350,
@@ -482,10 +482,12 @@ async fn fan_out(
         let storm = (mode == Mode::Storm).then(|| {
             let tx = storm_tx.clone();
             let after = Duration::from_secs_f64(step_s / 3.0);
+            let clock = collector.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(after).await;
+                let fired = clock.now_ns();
                 let _ = tx.send(1);
-                Instant::now()
+                fired
             })
         });
         let start_ns = publish_open_loop(&mut publisher, events, rate, &collector).await?;
@@ -497,7 +499,7 @@ async fn fan_out(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         if let Some(storm) = storm {
-            if let Ok(fired) = storm.await {
+            if let Ok(fired_ns) = storm.await {
                 // Subscribers count themselves back; wait for the last one (bounded).
                 let deadline = Instant::now() + drain;
                 while collector.reconnected() < interests.len() as u64 && Instant::now() < deadline
@@ -505,7 +507,7 @@ async fn fan_out(
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 result.resubscribe_s = (collector.reconnected() >= interests.len() as u64)
-                    .then(|| fired.elapsed().as_secs_f64());
+                    .then(|| collector.last_reconnect_ns().saturating_sub(fired_ns) as f64 / 1e9);
             }
         }
         let after = proc::sample(pid)?;
@@ -540,6 +542,16 @@ async fn fan_out(
         });
         if let Some(e) = publisher.first_error() {
             result.note = Some(e);
+        } else if mode == Mode::Storm && tally.gaps > 0 && peer.voicetk_base().is_none() {
+            result.note = Some(format!(
+                "{} deliveries lost: {} has no resume, events published while a subscriber was away are gone",
+                tally.gaps,
+                if peer_kind == PeerKind::Nats {
+                    "core NATS"
+                } else {
+                    "the raw writer"
+                }
+            ));
         }
         if !kept_up && matches!(mode, Mode::Steps | Mode::PerCall) {
             cx.say(format!(
