@@ -23,6 +23,8 @@
 //!   realistic payload sizes (`callAttributes`, `AUDIO_STATS` every interval).
 //! - [`LatencyRecorder`]: HdrHistogram percentiles.
 //! - [`load`]: the `ingest` and `fanout` runs of `voicetk-load`.
+//! - [`compare`]: `voicetk-bench`, voicetk side by side with nats-server and a raw writer
+//!   (`BENCHMARKS.md` at the repository root).
 //! - `benches/wire.rs`, `benches/log.rs`: criterion benchmarks; `src/bin/voicetk-call-memory.rs`:
 //!   memory per tracked call. See `README.md` next to `Cargo.toml` for how to run each.
 //!

@@ -41,9 +41,9 @@ struct Cli {
     /// The voicetk binary (default: next to this one, then the PATH).
     #[arg(long, value_name = "PATH")]
     voicetk: Option<PathBuf>,
-    /// The nats-server binary.
-    #[arg(long, value_name = "PATH", default_value = "nats-server")]
-    nats_server: PathBuf,
+    /// The nats-server binary (default: on the PATH, else /usr/sbin/nats-server).
+    #[arg(long, value_name = "PATH")]
+    nats_server: Option<PathBuf>,
     /// Publishing lanes (ordered HTTP connections) for voicetk.
     #[arg(long, default_value_t = 4)]
     lanes: u32,
@@ -132,7 +132,9 @@ fn setup(cli: &Cli) -> Result<(Context, Vec<ScenarioKind>, Vec<PeerKind>), compa
     if let Some(v) = &cli.voicetk {
         programs.voicetk = v.clone();
     }
-    programs.nats_server = cli.nats_server.clone();
+    if let Some(n) = &cli.nats_server {
+        programs.nats_server = n.clone();
+    }
     Ok((
         Context {
             programs,

@@ -85,7 +85,7 @@ impl fmt::Display for PeerKind {
 pub struct Programs {
     /// `voicetk` (default: next to this binary, else `voicetk` on the `PATH`).
     pub voicetk: PathBuf,
-    /// `nats-server`.
+    /// `nats-server` (default: on the `PATH`, else `/usr/sbin/nats-server`).
     pub nats_server: PathBuf,
     /// This harness binary, which also runs the raw writer (`voicetk-bench raw-writer`).
     pub harness: PathBuf,
@@ -96,7 +96,13 @@ impl Programs {
     pub fn find() -> Programs {
         Programs {
             voicetk: proc::sibling("voicetk").unwrap_or_else(|| "voicetk".into()),
-            nats_server: "nats-server".into(),
+            // Debian installs it in /usr/sbin, which a user's PATH may lack.
+            nats_server: which(std::path::Path::new("nats-server"))
+                .or_else(|| {
+                    let sbin = PathBuf::from("/usr/sbin/nats-server");
+                    sbin.is_file().then_some(sbin)
+                })
+                .unwrap_or_else(|| "nats-server".into()),
             harness: std::env::current_exe().unwrap_or_else(|_| "voicetk-bench".into()),
         }
     }

@@ -252,7 +252,7 @@ impl fmt::Display for RunReport {
                 for st in &p.steps {
                     writeln!(
                         f,
-                        "{:<15} {:<9} {:>8} {:>11} {:>8.4} {:>8} {:>8} {:>8} {:>6} {:>5} {:>5.0} {:>8.1}{}",
+                        "{:<15} {:<9} {:>8} {:>11} {:>8.4} {:>8} {:>8} {:>8} {:>6} {:>5} {:>5.0} {:>8.1} {:>6.0}{}",
                         p.peer,
                         st.label,
                         big(st.rate),
@@ -265,6 +265,7 @@ impl fmt::Display for RunReport {
                         st.duplicates,
                         st.server_cpu_pct,
                         st.server_rss_bytes as f64 / 1048576.0,
+                        st.harness_cpu_pct,
                         if st.kept_up {
                             ""
                         } else {

@@ -114,9 +114,10 @@ impl Default for Scale {
             small_fanout: 100,
             large_fanout: 1_000,
             calls: 1_000,
-            small_rates: vec![1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0],
-            large_rates: vec![100.0, 200.0, 500.0, 1_000.0, 2_000.0],
-            per_call_rates: vec![1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0],
+            // Up to ~1M deliveries/s: about what one harness core can read.
+            small_rates: vec![1_000.0, 2_500.0, 5_000.0, 7_500.0, 10_000.0],
+            large_rates: vec![100.0, 250.0, 500.0, 750.0, 1_000.0],
+            per_call_rates: vec![1_000.0, 2_500.0, 5_000.0, 10_000.0, 20_000.0],
             reconnect_rate: 100.0,
             stalled_rate: 2_000.0,
             step_s: 5.0,
@@ -179,6 +180,9 @@ pub struct StepResult {
     pub server_cpu_pct: f64,
     /// Server RSS at the end of the step.
     pub server_rss_bytes: u64,
+    /// The harness's own CPU over the step, percent of its one core: near 100, the harness
+    /// (not the server) limits the step.
+    pub harness_cpu_pct: f64,
     /// Whether the peer kept up: every delivery received, none twice, p99 under 1 s.
     pub kept_up: bool,
 }
@@ -478,6 +482,7 @@ async fn fan_out(
             events.len()
         ));
         let before = proc::sample(pid)?;
+        let me_before = proc::sample(std::process::id())?;
         let wall = Instant::now();
         let storm = (mode == Mode::Storm).then(|| {
             let tx = storm_tx.clone();
@@ -511,6 +516,7 @@ async fn fan_out(
             }
         }
         let after = proc::sample(pid)?;
+        let me_after = proc::sample(std::process::id())?;
         let tally = collector.step(k as u32);
         let window_s = ((tally.last_ns.saturating_sub(start_ns)) as f64 / 1e9).max(step_s);
         let latency = tally.latency.summary();
@@ -538,6 +544,7 @@ async fn fan_out(
             duplicates: tally.duplicates,
             server_cpu_pct: cpu_pct(before, after, wall.elapsed()),
             server_rss_bytes: after.rss_bytes,
+            harness_cpu_pct: cpu_pct(me_before, me_after, wall.elapsed()),
             kept_up,
         });
         if let Some(e) = publisher.first_error() {

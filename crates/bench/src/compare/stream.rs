@@ -201,22 +201,45 @@ fn lane_of(call_id: &str, lanes: u32) -> u32 {
     (h % u64::from(lanes)) as u32
 }
 
+/// Searchers for the stamps' keys, built once (a subscriber reads a million payloads a second).
+static KEYS: std::sync::LazyLock<[memmem::Finder<'static>; 6]> = std::sync::LazyLock::new(|| {
+    [
+        memmem::Finder::new(b"\"benchSentNs\":"),
+        memmem::Finder::new(b"\"benchStep\":"),
+        memmem::Finder::new(b"\"benchLane\":"),
+        memmem::Finder::new(b"\"benchLaneSeq\":"),
+        memmem::Finder::new(b"\"benchCallSeq\":"),
+        memmem::Finder::new(b"\"seq\":"),
+    ]
+});
+
 /// Reads the stamps of one payload; `None` when it carries none (a heartbeat, a replayed
 /// state, another publisher's event).
 pub fn read_stamp(payload: &[u8]) -> Option<Stamp> {
+    let [sent, step, lane, lane_seq, call_seq, seq] = &*KEYS;
     Some(Stamp {
-        sent_ns: number_after(payload, b"\"benchSentNs\":")?,
-        step: u32::try_from(number_after(payload, b"\"benchStep\":")?).ok()?,
-        lane: u32::try_from(number_after(payload, b"\"benchLane\":")?).ok()?,
-        lane_seq: number_after(payload, b"\"benchLaneSeq\":")?,
-        call_seq: number_after(payload, b"\"benchCallSeq\":")?,
-        seq: number_after(payload, b"\"seq\":"),
+        sent_ns: number_at(payload, sent)?,
+        step: u32::try_from(number_at(payload, step)?).ok()?,
+        lane: u32::try_from(number_at(payload, lane)?).ok()?,
+        lane_seq: number_at(payload, lane_seq)?,
+        call_seq: number_at(payload, call_seq)?,
+        seq: number_at(payload, seq),
     })
 }
 
+fn number_at(payload: &[u8], key: &memmem::Finder<'_>) -> Option<u64> {
+    let at = key.find(payload)? + key.needle().len();
+    digits_at(payload, at)
+}
+
 /// The unsigned integer right after the first `key` in `payload`.
+#[cfg(test)]
 fn number_after(payload: &[u8], key: &[u8]) -> Option<u64> {
     let at = memmem::find(payload, key)? + key.len();
+    digits_at(payload, at)
+}
+
+fn digits_at(payload: &[u8], at: usize) -> Option<u64> {
     let digits = payload[at..]
         .iter()
         .take_while(|b| b.is_ascii_digit())
