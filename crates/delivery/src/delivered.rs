@@ -1,6 +1,8 @@
 //! One accepted event, serialized once and shared by every subscriber.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use voicetk_events::{Envelope, EventType};
@@ -28,7 +30,6 @@ use crate::error::DeliveryError;
 /// assert_eq!(&delivered.json[..], br#"{"type":"MUTE","detail":{"callId":"c1"},"seq":7,"agent":"alice"}"#);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
 pub struct Delivered {
     /// The event's `seq`: its position in the log, the key of ordering and deduplication.
     pub seq: u64,
@@ -42,6 +43,9 @@ pub struct Delivered {
     pub envelope: Envelope,
     /// `envelope` serialized to compact JSON; what sockets send.
     pub json: Bytes,
+    /// A transport's own form of `json`, made by the first subscriber that asks (see
+    /// [`Delivered::encoded`]).
+    encoded: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl Delivered {
@@ -102,6 +106,89 @@ impl Delivered {
             agent: envelope.agent.clone(),
             json,
             envelope,
+            encoded: OnceLock::new(),
         }))
+    }
+
+    /// This event in a transport's own form (a WebSocket text frame, say), made by `make` for
+    /// the first subscriber that asks and shared, as a clone, by every later one: per-event
+    /// work such as UTF-8 validation is then done once, not once per subscriber.
+    ///
+    /// One form is kept per event, the first one asked for; asking for another type calls
+    /// `make` every time.
+    ///
+    /// # Examples
+    /// ```
+    /// use voicetk_delivery::Delivered;
+    /// use voicetk_events::{Envelope, EventType, TelephonyEvent};
+    ///
+    /// let mut envelope = Envelope::new(TelephonyEvent::call_only(EventType::Mute, "c1").ok_or("?")?);
+    /// envelope.seq = Some(1);
+    /// let event = Delivered::new(envelope)?;
+    /// let mut calls = 0;
+    /// for _ in 0..3 {
+    ///     let text = event.encoded(|d| {
+    ///         calls += 1;
+    ///         String::from_utf8(d.json.to_vec()).ok()
+    ///     });
+    ///     assert!(text.is_some_and(|t| t.starts_with(r#"{"type":"MUTE""#)));
+    /// }
+    /// assert_eq!(calls, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encoded<T>(&self, make: impl FnOnce(&Delivered) -> T) -> T
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        if let Some(stored) = self.encoded.get() {
+            return match stored.downcast_ref::<T>() {
+                Some(value) => value.clone(),
+                None => make(self),
+            };
+        }
+        let value = make(self);
+        // Another subscriber may have stored its form meanwhile: then this one is not kept.
+        let _ = self.encoded.set(Box::new(value.clone()));
+        value
+    }
+}
+
+impl Clone for Delivered {
+    /// A copy of the event; the transport form cache starts empty.
+    fn clone(&self) -> Self {
+        Delivered {
+            seq: self.seq,
+            event_type: self.event_type,
+            call_id: self.call_id.clone(),
+            agent: self.agent.clone(),
+            envelope: self.envelope.clone(),
+            json: self.json.clone(),
+            encoded: OnceLock::new(),
+        }
+    }
+}
+
+impl PartialEq for Delivered {
+    /// The same event with the same JSON (the transport form cache is not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+            && self.event_type == other.event_type
+            && self.call_id == other.call_id
+            && self.agent == other.agent
+            && self.envelope == other.envelope
+            && self.json == other.json
+    }
+}
+
+impl fmt::Debug for Delivered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivered")
+            .field("seq", &self.seq)
+            .field("event_type", &self.event_type)
+            .field("call_id", &self.call_id)
+            .field("agent", &self.agent)
+            .field("envelope", &self.envelope)
+            .field("json", &self.json)
+            .finish_non_exhaustive()
     }
 }

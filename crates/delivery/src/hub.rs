@@ -12,11 +12,10 @@
 //! are `Arc`s, serialized once ([`Delivered`]).
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 use voicetk_events::TelephonyKind;
 
 use crate::delivered::Delivered;
@@ -148,7 +147,11 @@ struct Entry {
     id: u64,
     filter: Filter,
     /// `None` once the subscriber has lagged: its queue then only drains.
-    sender: Option<mpsc::Sender<Arc<Delivered>>>,
+    ///
+    /// Unbounded as a channel, bounded by `lag.queued`: a bounded channel would take a
+    /// semaphore permit per event and give it back under the semaphore's mutex on every
+    /// receive; one atomic counter does the same job for a single publisher.
+    sender: Option<mpsc::UnboundedSender<Arc<Delivered>>>,
     /// Shared with the [`Subscription`], which reads it once its queue is drained.
     lag: Arc<LagState>,
 }
@@ -161,6 +164,10 @@ pub(crate) struct LagState {
     pub(crate) lagged: AtomicBool,
     /// Matching events not enqueued because the subscriber had lagged.
     pub(crate) missed: AtomicU64,
+    /// Events in the subscriber's queue: raised by the publisher (under the hub's lock)
+    /// before it enqueues one, lowered by the subscriber as it takes one. Only the publisher
+    /// raises it, so a count below the capacity when read stays so until it enqueues.
+    pub(crate) queued: AtomicUsize,
 }
 
 impl Hub {
@@ -242,23 +249,25 @@ impl Hub {
                 entry.lag.missed.fetch_add(1, Ordering::SeqCst);
                 return true;
             };
-            match sender.try_send(Arc::clone(&event)) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    tracing::warn!(
-                        subscription = entry.id,
-                        capacity,
-                        seq,
-                        "subscriber fell more than its capacity behind; ending it with Lagged"
-                    );
-                    entry.lag.missed.fetch_add(1, Ordering::SeqCst);
-                    entry.lag.lagged.store(true, Ordering::SeqCst);
-                    // Dropping the sender lets the subscriber drain its buffer, then see the end.
-                    entry.sender = None;
-                    true
+            if entry.lag.queued.load(Ordering::Acquire) < capacity {
+                entry.lag.queued.fetch_add(1, Ordering::AcqRel);
+                match sender.send(Arc::clone(&event)) {
+                    Ok(()) => true,
+                    // The receiver is gone but its Drop has not detached it yet.
+                    Err(_) => false,
                 }
-                // The receiver is gone but its Drop has not detached it yet.
-                Err(TrySendError::Closed(_)) => false,
+            } else {
+                tracing::warn!(
+                    subscription = entry.id,
+                    capacity,
+                    seq,
+                    "subscriber fell more than its capacity behind; ending it with Lagged"
+                );
+                entry.lag.missed.fetch_add(1, Ordering::SeqCst);
+                entry.lag.lagged.store(true, Ordering::SeqCst);
+                // Dropping the sender lets the subscriber drain its buffer, then see the end.
+                entry.sender = None;
+                true
             }
         });
     }
@@ -323,7 +332,7 @@ impl HubInner {
     }
 
     pub(crate) fn subscribe(self: &Arc<Self>, filter: Filter) -> Subscription {
-        let (sender, receiver) = mpsc::channel(self.capacity);
+        let (sender, receiver) = mpsc::unbounded_channel();
         let lag = Arc::new(LagState::default());
         let mut subscribers = self.lock();
         let id = subscribers.next_id;

@@ -278,7 +278,10 @@ impl Stream for ResumeStream {
                     match Pin::new(live).poll_next(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Some(Ok(event))) => {
-                            if let Some(event) = take(&mut this.last_seq, &this.filter, event) {
+                            // The hub matched it against this same filter: only duplicates
+                            // (already read from history) are left out.
+                            if event.seq > this.last_seq {
+                                this.last_seq = event.seq;
                                 return Poll::Ready(Some(Ok(event)));
                             }
                         }

@@ -55,7 +55,7 @@ pub struct Subscription {
     /// The filter it was made with, for callers that need to recreate it.
     filter: Filter,
     /// Its queue; the hub holds the sender until the subscriber lags or the hub closes.
-    receiver: mpsc::Receiver<Arc<Delivered>>,
+    receiver: mpsc::UnboundedReceiver<Arc<Delivered>>,
     /// Tells a lag from a close once the queue is drained.
     lag: Arc<LagState>,
     /// To detach on drop, without keeping the hub alive.
@@ -70,7 +70,7 @@ impl Subscription {
     pub(crate) fn new(
         id: u64,
         filter: Filter,
-        receiver: mpsc::Receiver<Arc<Delivered>>,
+        receiver: mpsc::UnboundedReceiver<Arc<Delivered>>,
         lag: Arc<LagState>,
         hub: Weak<HubInner>,
         start: u64,
@@ -88,7 +88,7 @@ impl Subscription {
 
     /// A subscription to a hub that no longer exists: it ends at once.
     pub(crate) fn ended(filter: Filter) -> Subscription {
-        let (_, receiver) = mpsc::channel(1);
+        let (_, receiver) = mpsc::unbounded_channel();
         Subscription::new(u64::MAX, filter, receiver, Arc::default(), Weak::new(), 0)
     }
 
@@ -123,6 +123,8 @@ impl Subscription {
         match self.receiver.poll_recv(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(event)) => {
+                // Makes room for the publisher (see `LagState::queued`).
+                self.lag.queued.fetch_sub(1, Ordering::AcqRel);
                 debug_assert!(event.seq > self.last_seq, "hub fed seqs out of order");
                 self.last_seq = event.seq;
                 Poll::Ready(Some(Ok(event)))

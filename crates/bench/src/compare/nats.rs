@@ -674,8 +674,8 @@ impl NatsWsSubscriber {
             )));
         }
         let mut config = WebSocketConfig::default();
-        // A thousand connections: 32 KiB each is plenty for a few frames per read.
-        config.read_buffer_size = 32 * 1024;
+        // The same client configuration for every peer (see `peer::client_config`).
+        config.read_buffer_size = super::peer::CLIENT_READ_BUFFER;
         let (ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, Some(config), true)
             .await
             .map_err(|e| ws_error(&format!("connecting to {ws_url}"), e))?;

@@ -368,10 +368,18 @@ fn which(program: &std::path::Path) -> Option<PathBuf> {
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Read buffer of every subscriber's WebSocket client, whatever the peer. tungstenite
+/// zero-fills its read buffer up to this size before *every* read: its 128 KiB default made
+/// the harness spend most of its core on memset (found profiling the server, which had the
+/// same default). 8 KiB still takes ~20 frames per read.
+pub const CLIENT_READ_BUFFER: usize = 8 * 1024;
+
 async fn ws_connect(url: &str, peer: PeerKind) -> Result<Ws, CompareError> {
+    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    config.read_buffer_size = CLIENT_READ_BUFFER;
     let (ws, _) = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::connect_async(url),
+        tokio_tungstenite::connect_async_with_config(url, Some(config), true),
     )
     .await
     .map_err(|_| CompareError::protocol(peer.name(), format!("connecting to {url} timed out")))?

@@ -154,9 +154,17 @@ async fn pump(
     guard: SubscriberGuard,
     metrics: Arc<Metrics>,
 ) {
+    // Queues a frame; `Err(true)` if the client left it waiting longer than `send_timeout`,
+    // `Err(false)` if the client is gone. A frame that fits at once (the usual case) arms no
+    // timer.
     let send = |event: Frame| {
-        let tx = tx.clone();
+        let tx = &tx;
         async move {
+            let event = match tx.try_send(event) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(false),
+                Err(mpsc::error::TrySendError::Full(event)) => event,
+            };
             match tokio::time::timeout(send_timeout, tx.send(event)).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(_)) => Err(false),
@@ -180,9 +188,12 @@ async fn pump(
         }
     }
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    // Made once, not once per event (each one registers a waiter under the token's lock).
+    let cancelled = shutdown.cancelled();
+    let mut cancelled = std::pin::pin!(cancelled);
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => {
+            () = &mut cancelled => {
                 let close = json!({"reason": "server shutting down", "seq": feed.live.last_seq()});
                 let _ = send(Frame::json(None, "close", &close)).await;
                 return;

@@ -58,12 +58,20 @@ pub(super) async fn upgrade(
         })?;
     Ok(ws
         .max_message_size(64 * 1024)
+        // tungstenite allocates its read buffer up front and zero-fills it to this size before
+        // every read attempt (each time the session polls for a client frame): the 128 KiB
+        // default cost ~128 KiB of RSS per subscriber and a 128 KiB memset per wake-up. Client
+        // frames are small (a subscribe is ~100 bytes); a larger one grows the buffer as needed.
+        .read_buffer_size(READ_BUFFER_SIZE)
         .on_upgrade(move |socket| async move {
             let _permit = permit;
             Session { state, principal }.run(socket).await;
         })
         .into_response())
 }
+
+/// Bytes tungstenite reads from a client per attempt (see [`upgrade`]).
+const READ_BUFFER_SIZE: usize = 512;
 
 /// A client's request frame.
 #[derive(Debug, Deserialize)]
@@ -106,24 +114,33 @@ impl Session {
     }
 
     async fn run(self, socket: WebSocket) {
-        let (mut tx, mut rx) = socket.split();
+        // One socket, not `split()`: the halves of a split share it through a BiLock, taken
+        // and released for every frame written. The loop reads and writes in turn anyway.
+        let mut socket = socket;
         let limits = self.state.limits().clone();
         let metrics = self.state.gateway().metrics().clone();
         let shutdown = self.state.inner.shutdown.clone();
         let send_timeout = limits.send_timeout;
         let mut feed: Option<Feed> = None;
         let mut guard = None;
+        // Reused for every burst, so a burst costs no allocation (it grows to the largest
+        // burst seen, at most MAX_FRAMES_PER_FLUSH pointers).
+        let mut batch: Vec<std::sync::Arc<voicetk_delivery::Delivered>> = Vec::new();
         let mut ticks = tokio::time::interval_at(
             tokio::time::Instant::now() + limits.heartbeat,
             limits.heartbeat,
         );
+        // Made once: a fresh `cancelled()` per loop turn would register (and on drop
+        // unregister) a waiter under the token's lock for every event sent.
+        let cancelled = shutdown.cancelled();
+        let mut cancelled = std::pin::pin!(cancelled);
         let stop = loop {
             tokio::select! {
-                () = shutdown.cancelled() => {
-                    let _ = close(&mut tx, 1001, "server shutting down").await;
+                () = &mut cancelled => {
+                    let _ = close(&mut socket, 1001, "server shutting down").await;
                     return;
                 }
-                msg = rx.next() => {
+                msg = socket.next() => {
                     let text = match msg {
                         Some(Ok(Message::Text(t))) => t,
                         Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Stop::Gone,
@@ -139,17 +156,17 @@ impl Session {
                                     let upto = f.replay_upto;
                                     feed = Some(f);
                                     let frames = replay.into_iter().map(|(_, json)| json);
-                                    if let Err(s) = send_frames(&mut tx, frames, send_timeout).await {
+                                    if let Err(s) = send_frames(&mut socket, frames, send_timeout).await {
                                         break s;
                                     }
                                     if let Some(seq) = upto {
-                                        if let Err(s) = send_heartbeat(&mut tx, seq, send_timeout).await {
+                                        if let Err(s) = send_heartbeat(&mut socket, seq, send_timeout).await {
                                             break s;
                                         }
                                     }
                                 }
                                 Err(e) => {
-                                    if let Err(s) = send_error(&mut tx, &e, send_timeout).await {
+                                    if let Err(s) = send_error(&mut socket, &e, send_timeout).await {
                                         break s;
                                     }
                                 }
@@ -157,7 +174,7 @@ impl Session {
                         }
                         Ok(ClientOp::Ping) => {
                             let seq = self.caught_up(feed.as_ref());
-                            if let Err(s) = send_heartbeat(&mut tx, seq, send_timeout).await {
+                            if let Err(s) = send_heartbeat(&mut socket, seq, send_timeout).await {
                                 break s;
                             }
                         }
@@ -165,7 +182,7 @@ impl Session {
                             let err = ApiError::bad_request(format!(
                                 "expected {{\"op\":\"subscribe\",\"types\":[..],\"callId\":..,\"after\":SEQ}} or {{\"op\":\"ping\"}}: {e}"
                             ));
-                            if let Err(s) = send_error(&mut tx, &err, send_timeout).await {
+                            if let Err(s) = send_error(&mut socket, &err, send_timeout).await {
                                 break s;
                             }
                         }
@@ -173,7 +190,7 @@ impl Session {
                 }
                 _ = ticks.tick() => {
                     let seq = self.caught_up(feed.as_ref());
-                    if let Err(s) = send_heartbeat(&mut tx, seq, send_timeout).await {
+                    if let Err(s) = send_heartbeat(&mut socket, seq, send_timeout).await {
                         break s;
                     }
                 }
@@ -181,7 +198,8 @@ impl Session {
                     Some(Ok(d)) => {
                         // Send this event and whatever else is ready, then flush once: under
                         // load that is one write per burst instead of one per event.
-                        let mut batch = vec![d];
+                        batch.clear();
+                        batch.push(d);
                         let mut after = None;
                         if let Some(f) = feed.as_mut() {
                             while batch.len() < MAX_FRAMES_PER_FLUSH {
@@ -196,7 +214,7 @@ impl Session {
                             }
                         }
                         let last = batch.last().map(|d| d.seq);
-                        if let Err(s) = send_batch(&mut tx, batch, send_timeout).await {
+                        if let Err(s) = send_batch(&mut socket, &mut batch, send_timeout).await {
                             break s;
                         }
                         if let (Some(g), Some(seq)) = (&guard, last) {
@@ -207,23 +225,23 @@ impl Session {
                         }
                         match after {
                             Some(Some(Err(e))) => {
-                                let _ = close(&mut tx, CLOSE_DELIVERY_FAILED, &format!("delivery failed: {e}")).await;
+                                let _ = close(&mut socket, CLOSE_DELIVERY_FAILED, &format!("delivery failed: {e}")).await;
                                 return;
                             }
                             Some(None) => {
-                                let _ = close(&mut tx, 1001, "server shutting down").await;
+                                let _ = close(&mut socket, 1001, "server shutting down").await;
                                 return;
                             }
                             _ => {}
                         }
                     }
                     Some(Err(e)) => {
-                        let _ = close(&mut tx, CLOSE_DELIVERY_FAILED, &format!("delivery failed: {e}")).await;
+                        let _ = close(&mut socket, CLOSE_DELIVERY_FAILED, &format!("delivery failed: {e}")).await;
                         return;
                     }
                     None => {
                         // The hub closed: the server is stopping.
-                        let _ = close(&mut tx, 1001, "server shutting down").await;
+                        let _ = close(&mut socket, 1001, "server shutting down").await;
                         return;
                     }
                 }
@@ -235,7 +253,7 @@ impl Session {
             let _ = tokio::time::timeout(
                 Duration::from_secs(1),
                 close(
-                    &mut tx,
+                    &mut socket,
                     CLOSE_SLOW_CONSUMER,
                     &format!("slow consumer: resume after seq {seq}"),
                 ),
@@ -254,43 +272,78 @@ async fn next_event(
     }
 }
 
-type Tx = futures::stream::SplitSink<WebSocket, Message>;
+type Tx = WebSocket;
 
 /// Most frames written before one flush.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
 
+/// Sends (and empties) `batch`.
 async fn send_batch(
     tx: &mut Tx,
-    batch: Vec<std::sync::Arc<voicetk_delivery::Delivered>>,
+    batch: &mut Vec<std::sync::Arc<voicetk_delivery::Delivered>>,
     timeout: Duration,
 ) -> Result<(), Stop> {
-    // The shared serialized bytes go out as they are: no copy, no re-serialization.
-    send_frames(tx, batch.into_iter().map(|d| d.json.clone()), timeout).await
+    // The shared serialized bytes go out as they are: no copy, no re-serialization; and they
+    // are checked as UTF-8 once per event, by the first subscriber that sends it.
+    let frames = batch
+        .drain(..)
+        .map(|d| d.encoded(|d| Utf8Bytes::try_from(d.json.clone()).ok()));
+    write_frames(tx, frames, timeout).await
 }
 
-/// Writes text frames, then flushes once; the whole write is bounded by `timeout`.
+/// Writes JSON payloads as text frames, then flushes once.
 async fn send_frames(
     tx: &mut Tx,
     frames: impl IntoIterator<Item = bytes::Bytes>,
     timeout: Duration,
 ) -> Result<(), Stop> {
+    let frames = frames
+        .into_iter()
+        .map(|json| Utf8Bytes::try_from(json).ok());
+    write_frames(tx, frames, timeout).await
+}
+
+/// Writes text frames (`None`: a payload that is not UTF-8, which ends the session), then
+/// flushes once; the write is bounded by `timeout`.
+async fn write_frames(
+    tx: &mut Tx,
+    frames: impl IntoIterator<Item = Option<Utf8Bytes>>,
+    timeout: Duration,
+) -> Result<(), Stop> {
     let write = async {
-        for json in frames {
-            let text = Utf8Bytes::try_from(json).map_err(|_| Stop::Gone)?;
+        for text in frames {
+            let text = text.ok_or(Stop::Gone)?;
             tx.feed(Message::Text(text)).await.map_err(|_| Stop::Gone)?;
         }
         tx.flush().await.map_err(|_| Stop::Gone)
     };
-    match tokio::time::timeout(timeout, write).await {
-        Ok(r) => r,
-        Err(_) => Err(Stop::Stalled),
-    }
+    bounded(write, timeout).await
 }
 
 async fn send(tx: &mut Tx, msg: Message, timeout: Duration) -> Result<(), Stop> {
-    match tokio::time::timeout(timeout, tx.send(msg)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(Stop::Gone),
+    bounded(
+        async { tx.send(msg).await.map_err(|_| Stop::Gone) },
+        timeout,
+    )
+    .await
+}
+
+/// Runs `write`, ending with [`Stop::Stalled`] if it is still blocked `timeout` after it
+/// first had to wait for the client.
+///
+/// A write that completes at once (the socket had room: the usual case) arms no timer; only
+/// one that has to wait is put under `timeout`. That spares a clock read and a timer
+/// registration and removal per send.
+async fn bounded(
+    write: impl std::future::Future<Output = Result<(), Stop>>,
+    timeout: Duration,
+) -> Result<(), Stop> {
+    let mut write = std::pin::pin!(write);
+    if let std::task::Poll::Ready(r) = futures::poll!(write.as_mut()) {
+        return r;
+    }
+    match tokio::time::timeout(timeout, write).await {
+        Ok(r) => r,
         Err(_) => Err(Stop::Stalled),
     }
 }
