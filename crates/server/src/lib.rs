@@ -240,6 +240,14 @@ impl Server {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, telephony = %config.telephony, "voicetk listening");
         let token = shutdown.clone();
+        // Events are small and latency matters: no Nagle delay on any connection (a frame
+        // written behind an unacknowledged one would otherwise wait for the client's ACK).
+        let listener =
+            axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!("TCP_NODELAY: {e}");
+                }
+            });
         let serve = axum::serve(
             listener,
             with_cors(app(state), &config.cors_origins)

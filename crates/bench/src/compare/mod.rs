@@ -61,7 +61,10 @@ pub async fn run(cx: &Context, scenarios: &[ScenarioKind], peers: &[PeerKind]) -
 }
 
 fn machine(cx: &Context) -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    // Counted from /proc/cpuinfo: the harness is pinned to one CPU by now.
+    let cpus = std::fs::read_to_string("/proc/cpuinfo")
+        .map(|c| c.lines().filter(|l| l.starts_with("processor")).count())
+        .unwrap_or(0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default();

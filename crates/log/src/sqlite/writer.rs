@@ -171,12 +171,64 @@ impl Writer {
         }
     }
 
+    /// Writes the group's batches in one transaction: first all together without savepoints
+    /// (the common case: every batch is valid); if any batch is refused, that transaction is
+    /// rolled back whole and the group is written again batch by batch
+    /// ([`store_isolated`](Self::store_isolated)), so each caller still gets its own result.
+    ///
+    /// Savepoints are not free: SQLite copies every page a savepoint modifies into a
+    /// sub-journal, a temporary file past 64 KiB, which with the pages a batch dirties (index
+    /// leaves all over, call snapshots) meant writing each of them twice.
+    fn store(&mut self, group: &[Pending]) -> Result<Stored, LogError> {
+        if group.len() > 1 {
+            if let Some(stored) = self.store_together(group)? {
+                return Ok(stored);
+            }
+        }
+        self.store_isolated(group)
+    }
+
+    /// Writes every batch of the group in one transaction without savepoints and commits it;
+    /// `None` (nothing written) when a batch was refused.
+    ///
+    /// # Errors
+    /// Failing to start, to update `last_seq` or to commit: the whole group failed.
+    fn store_together(&mut self, group: &[Pending]) -> Result<Option<Stored>, LogError> {
+        let location = Arc::clone(&self.location);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| fail_while(&location, "starting a transaction", e))?;
+        let mut last_seq = schema::read_last_seq(&tx, &location)?;
+        for pending in group {
+            let batch = &pending.batch;
+            if batch.check_continues(last_seq).is_err() || apply(&tx, batch, &location).is_err() {
+                // Dropping the transaction rolls the whole group back; the isolated pass
+                // finds out which batch is at fault and why.
+                return Ok(None);
+            }
+            last_seq = batch.last_seq().unwrap_or(last_seq);
+        }
+        let stored_last =
+            seq_to_sql(last_seq).map_err(|e| e.with_location(Arc::clone(&location)))?;
+        tx.prepare_cached(UPDATE_LAST_SEQ)
+            .and_then(|mut stmt| stmt.execute([stored_last]))
+            .map_err(|e| fail_while(&location, "updating last_seq", e))?;
+        tx.commit()
+            .map_err(|e| fail_while(&location, "committing", e))?;
+        Ok(Some(Stored {
+            results: group.iter().map(|_| Ok(())).collect(),
+            last_seq,
+            committed: true,
+        }))
+    }
+
     /// Writes the group's batches inside one IMMEDIATE transaction. With several batches each
     /// gets a savepoint, so one refused batch is rolled back alone; a single batch needs none.
     ///
     /// The continuity check reads `last_seq` from the file inside the transaction rather than
     /// trusting memory, so even a second process writing the same file cannot make a gap.
-    fn store(&mut self, group: &[Pending]) -> Result<Stored, LogError> {
+    fn store_isolated(&mut self, group: &[Pending]) -> Result<Stored, LogError> {
         let location = Arc::clone(&self.location);
         let mut tx = self
             .conn
@@ -360,4 +412,81 @@ fn insert_failed(location: &Arc<str>, event: &StoredEvent, err: rusqlite::Error)
         }
     }
     fail_while(location, &format!("storing event seq {}", event.seq), err)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use voicetk_events::EventType;
+
+    use crate::{AppendBatch, EventLog, ReadQuery, SqliteLog, SqliteOptions, StoredEvent};
+
+    fn event(seq: u64) -> StoredEvent {
+        StoredEvent {
+            seq,
+            timestamp: jiff::Timestamp::from_second(1_740_000_000).unwrap(),
+            event_type: EventType::AudioStats,
+            call_id: format!("call-{}", seq % 3),
+            agent: Some("alice".into()),
+            event_id: Some(format!("id-{seq}")),
+            json: format!(r#"{{"seq":{seq}}}"#),
+        }
+    }
+
+    fn batch(first: u64, last: u64, call: &str) -> AppendBatch {
+        AppendBatch {
+            events: (first..=last).map(event).collect(),
+            calls: vec![(call.into(), format!(r#"{{"last":{last}}}"#))],
+            removed_calls: vec![],
+        }
+    }
+
+    /// Valid appends queued behind a commit are written in one transaction without
+    /// savepoints: all stored, each caller answered, snapshots kept.
+    #[tokio::test]
+    async fn a_merged_group_of_valid_batches_is_stored_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SqliteLog::open(dir.path(), SqliteOptions::default()).unwrap();
+        log.append(batch(1, 2, "call-a")).await.unwrap();
+        let commits_before = log.stats().commits;
+
+        // A second connection holds the write lock so the appends below queue up.
+        let lock = rusqlite::Connection::open(log.path()).unwrap();
+        lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let first = log.append(batch(3, 5, "call-b"));
+        let second = log.append(batch(6, 6, "call-a"));
+        let third = log.append(batch(7, 9, "call-c"));
+        lock.execute_batch("ROLLBACK").unwrap();
+        let (a, b, c) = tokio::join!(first, second, third);
+        a.unwrap();
+        b.unwrap();
+        c.unwrap();
+
+        let seqs: Vec<u64> = log
+            .read(ReadQuery::after(0))
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
+        assert_eq!(log.last_seq().await.unwrap(), 9);
+        assert_eq!(log.find_event_id("id-7").await.unwrap(), Some(7));
+        let recovered = log.recover(100).await.unwrap();
+        assert_eq!(recovered.last_seq, 9);
+        assert_eq!(
+            recovered.calls,
+            [
+                ("call-a".to_owned(), r#"{"last":6}"#.to_owned()),
+                ("call-b".to_owned(), r#"{"last":5}"#.to_owned()),
+                ("call-c".to_owned(), r#"{"last":9}"#.to_owned()),
+            ]
+        );
+        let stats = log.stats();
+        assert_eq!(stats.appended_batches, 4);
+        assert_eq!(stats.failed_batches, 0);
+        assert!(stats.commits - commits_before <= 2, "{stats:?}");
+        log.close().await.unwrap();
+    }
 }
