@@ -81,12 +81,3 @@ fn machine(cx: &Context) -> String {
         cx.server_cpu.map_or("any".into(), |c| c.to_string())
     )
 }
-
-/// The first `MAX` characters of a response body, for error messages.
-pub(crate) fn excerpt(body: &str) -> String {
-    const MAX: usize = 300;
-    match body.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &body[..i]),
-        None => body.to_owned(),
-    }
-}

@@ -678,7 +678,7 @@ async fn post_lane(
                 let text = r.text().await.unwrap_or_default();
                 Some(format!(
                     "POST /v1/events: {status}: {}",
-                    super::excerpt(&text)
+                    crate::load::excerpt(&text)
                 ))
             }
             Err(e) => Some(format!("POST /v1/events: {e}")),

@@ -99,7 +99,7 @@ fn check_bounds(duration: Duration, max_events: Option<u64>) -> Result<(), LoadE
 }
 
 /// The start of an error body, for messages.
-fn excerpt(body: &str) -> String {
+pub(crate) fn excerpt(body: &str) -> String {
     const MAX: usize = 300;
     match body.char_indices().nth(MAX) {
         Some((i, _)) => format!("{}…", &body[..i]),
