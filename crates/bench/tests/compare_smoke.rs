@@ -14,7 +14,8 @@ use std::process::Command;
 use serde_json::Value;
 
 fn nats_available() -> bool {
-    let found = Command::new("nats-server")
+    // Where the harness itself looks (PATH, then /usr/sbin).
+    let found = Command::new(voicetk_bench::compare::Programs::find().nats_server)
         .arg("--version")
         .output()
         .is_ok();

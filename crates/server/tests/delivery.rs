@@ -104,6 +104,35 @@ async fn filters_by_type_and_call() {
     );
 }
 
+/// The server reads client frames 512 bytes at a time: a subscribe request many times that
+/// size still arrives whole and is honoured.
+#[tokio::test]
+async fn a_subscribe_request_larger_than_the_read_buffer_is_honoured() {
+    let s = TestServer::start().await;
+    let types: Vec<&str> = ["hold", "RESUME"].repeat(400);
+    let op = json!({"op":"subscribe","types":types,"callId":"g1","after":0});
+    assert!(op.to_string().len() > 4_000);
+    let mut ws = s.ws(op, None).await;
+    s.post_ndjson(&[
+        connected("g1", "p"),
+        connected("g2", "q"),
+        with_participant("HOLD", "g2", "q"),
+        with_participant("HOLD", "g1", "p"),
+        with_participant("RESUME", "g1", "p"),
+    ])
+    .await;
+    let a = ws.next_event().await;
+    let b = ws.next_event().await;
+    assert_eq!(
+        (a["type"].as_str(), a["seq"].as_u64()),
+        (Some("HOLD"), Some(4))
+    );
+    assert_eq!(
+        (b["type"].as_str(), b["seq"].as_u64()),
+        (Some("RESUME"), Some(5))
+    );
+}
+
 /// Reads SSE frames from a streaming response: (id, event, data) per frame.
 async fn sse_frames(resp: reqwest::Response, n: usize) -> Vec<(Option<String>, String, Value)> {
     let mut stream = resp.bytes_stream();

@@ -1,6 +1,5 @@
 //! What subscribers saw, step by step: counts, latency, gaps and duplicates.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -120,11 +119,15 @@ pub enum Interest {
     Call(Arc<str>),
 }
 
+/// Lane numbers at or above this are not tracked (see [`Seen::check`]).
+const MAX_LANES: usize = 1 << 16;
+
 /// One subscriber's memory of what it saw, kept across reconnects.
 #[derive(Debug, Default)]
 struct Seen {
-    /// Last number per lane (for `All`) or of the call (for `Call`, key 0).
-    last: HashMap<u32, u64>,
+    /// Last number per lane, indexed by lane (for `All`), or of the call (for `Call`, index
+    /// 0). Lanes are a few small numbers: a `Vec`, not a hash, on every delivery.
+    last: Vec<u64>,
     /// The gateway's last `seq` (voicetk), to resume after.
     last_seq: Option<u64>,
 }
@@ -132,7 +135,15 @@ struct Seen {
 impl Seen {
     /// `(gap, duplicate)` for number `n` in series `key`.
     fn check(&mut self, key: u32, n: u64) -> (u64, bool) {
-        let last = self.last.entry(key).or_insert(0);
+        let i = key as usize;
+        if i >= MAX_LANES {
+            // No publisher has that many lanes: a mangled stamp, counted as a duplicate.
+            return (0, true);
+        }
+        if self.last.len() <= i {
+            self.last.resize(i + 1, 0);
+        }
+        let last = &mut self.last[i];
         if n == *last + 1 {
             *last = n;
             (0, false)
@@ -246,5 +257,6 @@ mod tests {
         assert_eq!(s.check(0, 3), (0, true));
         assert_eq!(s.check(1, 1), (0, false));
         assert_eq!(s.check(0, 6), (0, false));
+        assert_eq!(s.check(u32::MAX, 1), (0, true));
     }
 }

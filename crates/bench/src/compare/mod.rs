@@ -33,7 +33,7 @@ pub mod stream;
 
 pub use error::CompareError;
 pub use peer::{PeerKind, Programs};
-pub use report::{RunReport, TargetCheck, best, judge};
+pub use report::{RunReport, TargetCheck, judge};
 pub use scenario::{Context, PeerResult, Scale, ScenarioKind, ScenarioResult, StepResult};
 
 /// Runs `scenarios` against `peers` and judges the targets.

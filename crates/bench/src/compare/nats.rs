@@ -25,12 +25,12 @@ use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio::process::Child;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::CompareError;
+use super::proc::{self, find_program};
 use crate::{LatencyRecorder, LatencySummary};
 
 /// The peer's name in errors.
@@ -48,7 +48,8 @@ const LOG_TAIL_BYTES: u64 = 2_000;
 /// What [`NatsServer::start`] starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatsServerOptions {
-    /// The `nats-server` binary: a path, or a name looked up in `PATH`. Default `nats-server`.
+    /// The `nats-server` binary: a path, or a name looked up in `PATH`. Default:
+    /// [`default_program`].
     pub program: PathBuf,
     /// Pin the server to this CPU (`taskset -c N`). Default `None`: not pinned.
     pub cpu: Option<usize>,
@@ -59,11 +60,23 @@ pub struct NatsServerOptions {
 impl Default for NatsServerOptions {
     fn default() -> Self {
         NatsServerOptions {
-            program: PathBuf::from("nats-server"),
+            program: default_program(),
             cpu: None,
             jetstream: false,
         }
     }
+}
+
+/// `nats-server` on the `PATH`, else `/usr/sbin/nats-server` (where Debian installs it, which
+/// a user's `PATH` may lack), else the bare name.
+pub fn default_program() -> PathBuf {
+    let name = Path::new("nats-server");
+    find_program(name)
+        .or_else(|| {
+            let sbin = PathBuf::from("/usr/sbin/nats-server");
+            sbin.is_file().then_some(sbin)
+        })
+        .unwrap_or_else(|| name.to_owned())
 }
 
 /// A running `nats-server`, killed by [`shutdown`](Self::shutdown) or on drop (its temporary
@@ -137,19 +150,13 @@ impl NatsServer {
             .try_clone()
             .map_err(CompareError::io(format!("opening {}", log_path.display())))?;
 
-        let mut command = match opts.cpu {
-            Some(cpu) => {
-                let taskset =
-                    find_program(Path::new("taskset")).ok_or_else(|| CompareError::Missing {
-                        program: "taskset".into(),
-                        hint: "apt-get install util-linux".into(),
-                    })?;
-                let mut c = Command::new(taskset);
-                c.arg("-c").arg(cpu.to_string()).arg(&program);
-                c
-            }
-            None => Command::new(&program),
-        };
+        if opts.cpu.is_some() && find_program(Path::new("taskset")).is_none() {
+            return Err(CompareError::Missing {
+                program: "taskset".into(),
+                hint: "apt-get install util-linux".into(),
+            });
+        }
+        let mut command = proc::pinned(&program, opts.cpu);
         command
             .arg("-c")
             .arg(&config)
@@ -269,17 +276,6 @@ fn config_text(dir: &Path, jetstream: bool) -> Result<String, CompareError> {
         ));
     }
     Ok(text)
-}
-
-/// `program` if it is a path to a file, else the first match in `PATH`.
-fn find_program(program: &Path) -> Option<PathBuf> {
-    if program.components().count() > 1 {
-        return program.is_file().then(|| program.to_owned());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 /// Both listeners' addresses, once the ports file is written and both accept a connection.
@@ -673,9 +669,8 @@ impl NatsWsSubscriber {
                 "subject: {subject:?} must be non-empty and without white space"
             )));
         }
-        let mut config = WebSocketConfig::default();
-        // The same client configuration for every peer (see `peer::client_config`).
-        config.read_buffer_size = super::peer::CLIENT_READ_BUFFER;
+        // The same client configuration for every peer.
+        let config = super::peer::client_config();
         let (ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, Some(config), true)
             .await
             .map_err(|e| ws_error(&format!("connecting to {ws_url}"), e))?;

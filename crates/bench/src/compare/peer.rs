@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::CompareError;
@@ -96,13 +97,7 @@ impl Programs {
     pub fn find() -> Programs {
         Programs {
             voicetk: proc::sibling("voicetk").unwrap_or_else(|| "voicetk".into()),
-            // Debian installs it in /usr/sbin, which a user's PATH may lack.
-            nats_server: which(std::path::Path::new("nats-server"))
-                .or_else(|| {
-                    let sbin = PathBuf::from("/usr/sbin/nats-server");
-                    sbin.is_file().then_some(sbin)
-                })
-                .unwrap_or_else(|| "nats-server".into()),
+            nats_server: super::nats::default_program(),
             harness: std::env::current_exe().unwrap_or_else(|_| "voicetk-bench".into()),
         }
     }
@@ -178,7 +173,7 @@ impl Peer {
                     ),
                 )
                 .map_err(CompareError::io("writing voicetk's config"))?;
-                if !programs.voicetk.is_file() && which(&programs.voicetk).is_none() {
+                if !programs.voicetk.is_file() && proc::find_program(&programs.voicetk).is_none() {
                     return Err(CompareError::Missing {
                         program: programs.voicetk.display().to_string(),
                         hint: "cargo build --release -p voicetk, or pass --voicetk PATH".into(),
@@ -355,17 +350,6 @@ impl Peer {
     }
 }
 
-fn which(program: &std::path::Path) -> Option<PathBuf> {
-    if program.components().count() > 1 {
-        return program.is_file().then(|| program.to_owned());
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(program))
-            .find(|p| p.is_file())
-    })
-}
-
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Read buffer of every subscriber's WebSocket client, whatever the peer. tungstenite
@@ -374,12 +358,17 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// same default). 8 KiB still takes ~20 frames per read.
 pub const CLIENT_READ_BUFFER: usize = 8 * 1024;
 
-async fn ws_connect(url: &str, peer: PeerKind) -> Result<Ws, CompareError> {
-    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+/// The WebSocket client configuration of every subscriber, whatever the peer.
+pub(crate) fn client_config() -> WebSocketConfig {
+    let mut config = WebSocketConfig::default();
     config.read_buffer_size = CLIENT_READ_BUFFER;
+    config
+}
+
+async fn ws_connect(url: &str, peer: PeerKind) -> Result<Ws, CompareError> {
     let (ws, _) = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::connect_async_with_config(url, Some(config), true),
+        tokio_tungstenite::connect_async_with_config(url, Some(client_config()), true),
     )
     .await
     .map_err(|_| CompareError::protocol(peer.name(), format!("connecting to {url} timed out")))?

@@ -51,6 +51,17 @@ pub(crate) fn missing_or(program: &str, hint: &str, e: std::io::Error) -> Compar
     }
 }
 
+/// `program` if it is a path to a file, else the first match in `PATH`.
+pub(crate) fn find_program(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return program.is_file().then(|| program.to_owned());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
 /// A `Command` for `program`, run under `taskset -c cpu` when `cpu` is given.
 pub fn pinned(program: &Path, cpu: Option<usize>) -> Command {
     match cpu {

@@ -44,7 +44,7 @@ fn peer(s: &ScenarioResult, kind: PeerKind) -> Option<&PeerResult> {
 }
 
 /// The best step a peer kept up with: highest delivered/s.
-pub fn best(p: &PeerResult) -> Option<&StepResult> {
+fn best(p: &PeerResult) -> Option<&StepResult> {
     p.steps
         .iter()
         .filter(|s| s.kept_up)
