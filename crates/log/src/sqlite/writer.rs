@@ -209,13 +209,7 @@ impl Writer {
             }
             last_seq = batch.last_seq().unwrap_or(last_seq);
         }
-        let stored_last =
-            seq_to_sql(last_seq).map_err(|e| e.with_location(Arc::clone(&location)))?;
-        tx.prepare_cached(UPDATE_LAST_SEQ)
-            .and_then(|mut stmt| stmt.execute([stored_last]))
-            .map_err(|e| fail_while(&location, "updating last_seq", e))?;
-        tx.commit()
-            .map_err(|e| fail_while(&location, "committing", e))?;
+        commit_with_last_seq(tx, last_seq, &location)?;
         Ok(Some(Stored {
             results: group.iter().map(|_| Ok(())).collect(),
             last_seq,
@@ -269,13 +263,7 @@ impl Writer {
                 committed: false,
             });
         }
-        let stored_last =
-            seq_to_sql(last_seq).map_err(|e| e.with_location(Arc::clone(&location)))?;
-        tx.prepare_cached(UPDATE_LAST_SEQ)
-            .and_then(|mut stmt| stmt.execute([stored_last]))
-            .map_err(|e| fail_while(&location, "updating last_seq", e))?;
-        tx.commit()
-            .map_err(|e| fail_while(&location, "committing", e))?;
+        commit_with_last_seq(tx, last_seq, &location)?;
         Ok(Stored {
             results,
             last_seq,
@@ -343,6 +331,20 @@ struct Stored {
     last_seq: u64,
     /// Whether a transaction was committed (false when every batch was refused).
     committed: bool,
+}
+
+/// Records `last_seq` in `meta` and commits `tx`: the last step of every stored group.
+fn commit_with_last_seq(
+    tx: rusqlite::Transaction<'_>,
+    last_seq: u64,
+    location: &Arc<str>,
+) -> Result<(), LogError> {
+    let stored_last = seq_to_sql(last_seq).map_err(|e| e.with_location(Arc::clone(location)))?;
+    tx.prepare_cached(UPDATE_LAST_SEQ)
+        .and_then(|mut stmt| stmt.execute([stored_last]))
+        .map_err(|e| fail_while(location, "updating last_seq", e))?;
+    tx.commit()
+        .map_err(|e| fail_while(location, "committing", e))
 }
 
 /// Writes one batch's rows through `conn` (the transaction or a savepoint on it).
